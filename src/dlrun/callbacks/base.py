@@ -1,0 +1,62 @@
+"""A Keras-sized callback interface: each hook gets the trainer and, at epoch end, a plain logs dict."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dlrun.errors import ConfigError
+from dlrun.registry import Registry
+
+if TYPE_CHECKING:
+    from dlrun.trainer.loop import Trainer
+
+CALLBACKS = Registry("callback")
+
+
+class Callback:
+    """Override what you need. Lower `priority` runs first at every hook (explicit order)."""
+
+    priority = 50
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def on_fit_start(self, trainer: Trainer) -> None: ...
+
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None: ...
+
+    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
+
+    def on_fit_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to continue exactly (plain data and tensors only)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def build_extra_callbacks(specs: list[Any]) -> list[Callback]:
+    """`callbacks: [{name: my_callback, arg: 1}, ...]` from the config."""
+    built = []
+    for i, spec in enumerate(specs):
+        if isinstance(spec, str):
+            spec = {"name": spec}
+        if not isinstance(spec, dict) or "name" not in spec:
+            raise ConfigError(f"callbacks[{i}] must be a name or a mapping with a 'name' key, got {spec!r}")
+        kwargs = dict(spec)
+        built.append(CALLBACKS.build(kwargs.pop("name"), where=f"callbacks[{i}]", **kwargs))
+    return built
+
+
+def check_extra_callbacks(specs: list[Any]) -> None:
+    for i, spec in enumerate(specs):
+        if isinstance(spec, str):
+            spec = {"name": spec}
+        if not isinstance(spec, dict) or "name" not in spec:
+            raise ConfigError(f"callbacks[{i}] must be a name or a mapping with a 'name' key, got {spec!r}")
+        kwargs = dict(spec)
+        CALLBACKS.check(kwargs.pop("name"), kwargs, f"callbacks[{i}]")

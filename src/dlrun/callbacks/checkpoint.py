@@ -1,0 +1,39 @@
+"""Write checkpoints/last.pt every epoch and checkpoints/best.pt when the monitored metric improves."""
+
+from __future__ import annotations
+
+from dlrun.callbacks.base import CALLBACKS, Callback
+from dlrun.callbacks.monitor import Monitor
+from dlrun.trainer.checkpoint_io import save_atomic
+
+
+@CALLBACKS.register("model_checkpoint")
+class ModelCheckpoint(Callback):
+    """Keras' ModelCheckpoint (last and best); also decides the "best" entry of metrics.json."""
+
+    priority = 90  # after everything that changes state at epoch end, so the file holds it all
+
+    def __init__(self, monitor: str = "val/loss", mode: str = "auto"):
+        self.monitor = Monitor(monitor, mode, "trainer.checkpoint")
+
+    def on_fit_start(self, trainer):
+        self.monitor.check_logged(trainer.log_keys)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        improved = self.monitor.update(epoch, logs)
+        state = trainer.checkpoint_state()  # includes this callback's updated state
+        folder = trainer.run_dir / "checkpoints"
+        save_atomic(state, folder / "last.pt")
+        if improved:
+            save_atomic(state, folder / "best.pt")
+
+    def best(self) -> dict:
+        if self.monitor.best_epoch is None:
+            return {}
+        return {"epoch": self.monitor.best_epoch, self.monitor.key: self.monitor.best}
+
+    def state_dict(self):
+        return {"monitor": self.monitor.state_dict()}
+
+    def load_state_dict(self, state):
+        self.monitor.load_state_dict(state["monitor"])

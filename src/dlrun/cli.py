@@ -1,0 +1,152 @@
+"""The `dlrun` command. Only typer is imported up front, so `dlrun --help` stays fast (no torch)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from dlrun.errors import DlrunError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="dlrun: declarative deep-learning experiments for PyTorch (Hydra configs in, reproducible runs out).",
+    pretty_exceptions_enable=False,
+)
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+_state = {"debug": False}
+
+LIST_KINDS = ("experiments", "datasets", "models", "tasks", "optimizers", "schedulers", "losses", "metrics",
+              "callbacks", "groups")
+
+
+def _debug() -> bool:
+    return _state["debug"] or os.environ.get("HYDRA_FULL_ERROR") == "1" or os.environ.get("DLRUN_DEBUG") == "1"
+
+
+def fail(exc: DlrunError) -> None:
+    """One line on stderr and the error's exit code; the full trace only with --debug."""
+    if _debug():
+        raise exc
+    print(f"dlrun: error: {exc}", file=sys.stderr)
+    raise SystemExit(exc.exit_code)
+
+
+def _strip_debug(args: list[str]) -> list[str]:
+    if "--debug" in args:
+        _state["debug"] = True
+    return [a for a in args if a != "--debug"]
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+          version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        from dlrun import __version__
+
+        print(f"dlrun {__version__}")
+        raise typer.Exit()
+    _state["debug"] = _state["debug"] or debug
+
+
+@app.command(context_settings=PASSTHROUGH)
+def train(ctx: typer.Context) -> None:
+    """Train: every Hydra argument passes through (+experiment=NAME, key=value, -m, --cfg job, hydra.run.dir=...)."""
+    args = _strip_debug(list(ctx.args))
+    from dlrun import config
+
+    if not config.hydra_only(args) and not config.is_multirun(args):
+        try:  # check before Hydra creates a run directory, so bad input leaves nothing behind
+            from dlrun.validate import validate
+
+            validate(config.compose(config.overrides_of(args)))
+        except DlrunError as exc:
+            fail(exc)
+    from dlrun.hydra_app import run_hydra
+
+    run_hydra(args, fail)
+
+
+@app.command(context_settings=PASSTHROUGH)
+def show(ctx: typer.Context) -> None:
+    """Print the composed, resolved config for the given overrides (and check it)."""
+    args = _strip_debug(list(ctx.args))
+    from omegaconf import OmegaConf
+
+    from dlrun import config
+
+    try:
+        cfg = config.compose(args)
+        from dlrun.validate import validate
+
+        validate(cfg)
+    except DlrunError as exc:
+        fail(exc)
+    print(OmegaConf.to_yaml(cfg, resolve=True), end="")
+
+
+@app.command("list")
+def list_(kind: Optional[str] = typer.Argument(None, help="One of: " + ", ".join(LIST_KINDS))) -> None:
+    """List recipes and registered components."""
+    from dlrun import catalog
+
+    try:
+        catalog.print_list(kind, LIST_KINDS)
+    except DlrunError as exc:
+        fail(exc)
+
+
+@app.command("eval", context_settings=PASSTHROUGH)
+def eval_(ctx: typer.Context, path: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+          split: str = typer.Option("test", help="Which split to evaluate: test, val or train."),
+          checkpoint: str = typer.Option("best", help="In a run directory: best or last."),
+          json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON.")) -> None:
+    """Metrics of a saved run on a split (default: test). Extra key=value arguments override its config."""
+    args = _strip_debug(list(ctx.args))
+    from dlrun.evaluate import evaluate_run, print_metrics
+
+    try:
+        metrics = evaluate_run(path, args, split=split, prefer=checkpoint)
+    except DlrunError as exc:
+        fail(exc)
+    print_metrics(metrics, split, json_out)
+
+
+@app.command()
+def cp(experiment: str = typer.Argument(..., help="A shipped recipe (dlrun list experiments)."),
+       dest: Optional[Path] = typer.Argument(None, help="File or folder; default ./experiments/NAME.yaml."),
+       force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
+    """Copy a shipped recipe into ./experiments/ to edit it; `+experiment=NAME` then picks your copy."""
+    from dlrun import catalog
+
+    try:
+        target = catalog.copy_experiment(experiment, dest, force)
+    except DlrunError as exc:
+        fail(exc)
+    print(f"copied {experiment} to {target}")
+
+
+@app.command()
+def tensorboard(logdir: Path = typer.Argument(Path("outputs"), help="Folder of runs (default: outputs)."),
+                port: int = typer.Option(6006, help="Port to serve on.")) -> None:
+    """Start TensorBoard on a folder of runs."""
+    if not logdir.exists():
+        fail(DlrunError(f"no such folder: {logdir}"))
+    os.execv(sys.executable, [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port)])
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("dlrun: interrupted (the last checkpoint written is kept)", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""Finding, composing and explaining configs (no torch here: `dlrun --help` stays fast).
+
+Config groups live in `conf/`; recipes live in `experiments/` (shipped) and `./experiments/` (the
+user's), both reachable as the `experiment` group through a small Hydra config source.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from hydra.core.object_type import ObjectType
+from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
+
+from dlrun.errors import ConfigError, did_you_mean
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_REPO_DIR = _PACKAGE_DIR.parent.parent
+
+
+def _shipped(name: str) -> Path:
+    """`conf/` or `experiments/`: inside the wheel, or at the repository root for a source checkout."""
+    inside = _PACKAGE_DIR / name
+    return inside if inside.is_dir() else _REPO_DIR / name
+
+
+def conf_dir() -> Path:
+    return _shipped("conf")
+
+
+def shipped_experiments_dir() -> Path:
+    return _shipped("experiments")
+
+
+def local_experiments_dir() -> Path:
+    return Path.cwd() / "experiments"
+
+
+def experiment_dirs() -> list[Path]:
+    """Where `+experiment=NAME` looks, first match wins: the user's folder, then the shipped one."""
+    dirs = [local_experiments_dir(), shipped_experiments_dir()]
+    unique: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def list_experiments() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in experiment_dirs():
+        if d.is_dir():
+            for f in sorted(d.glob("*.yaml")):
+                found.setdefault(f.stem, f)
+    return dict(sorted(found.items()))
+
+
+def describe_yaml(path: Path) -> str:
+    """The first comment line of a YAML file that is not a `@package` header."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.strip()
+        if text.startswith("#") and "@package" not in text:
+            return text.lstrip("# ").strip()
+        if text and not text.startswith("#"):
+            break
+    return ""
+
+
+class ExperimentsSource(ConfigSource):
+    """Serves `<dir>/NAME.yaml` as the config `experiment/NAME`.
+
+    The path is `local` (./experiments of the current directory) or `shipped` (dlrun's recipes).
+    """
+
+    @staticmethod
+    def scheme() -> str:
+        return "dlrun-experiments"
+
+    def _dir(self) -> Path:
+        return local_experiments_dir() if self.path == "local" else shipped_experiments_dir()
+
+    def _file(self, config_path: str) -> Path | None:
+        parts = config_path.strip("/").split("/")
+        if len(parts) != 2 or parts[0] != "experiment":
+            return None
+        name = parts[1][:-5] if parts[1].endswith(".yaml") else parts[1]
+        return self._dir() / f"{name}.yaml"
+
+    def load_config(self, config_path: str) -> ConfigResult:
+        from omegaconf import OmegaConf
+
+        path = self._file(config_path)
+        if path is None or not path.is_file():
+            raise ConfigLoadError(f"Config not found: {config_path}")
+        text = path.read_text(encoding="utf-8")
+        return ConfigResult(
+            config=OmegaConf.create(OmegaConf.load(path)),
+            path=f"{self.scheme()}://{self.path}",
+            provider=self.provider,
+            header=ConfigSource._get_header_dict(text[:512]),
+        )
+
+    def available(self) -> bool:
+        return self._dir().is_dir()
+
+    def is_group(self, config_path: str) -> bool:
+        return config_path.strip("/") in ("", "experiment") and self.available()
+
+    def is_config(self, config_path: str) -> bool:
+        path = self._file(config_path)
+        return path is not None and path.is_file()
+
+    def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
+        path = config_path.strip("/")
+        if path == "" and results_filter in (None, ObjectType.GROUP):
+            return ["experiment"] if self.available() else []
+        if path == "experiment" and results_filter in (None, ObjectType.CONFIG):
+            return sorted(f.stem for f in self._dir().glob("*.yaml"))
+        return []
+
+
+def register_sources() -> None:
+    from hydra._internal.sources_registry import SourcesRegistry
+
+    SourcesRegistry.instance().register(ExperimentsSource)
+
+
+register_sources()
+
+
+# ---------------------------------------------------------------- composition and its errors
+
+def compose(overrides: list[str] | None = None, return_hydra_config: bool = False):
+    """Compose the config as `dlrun train` would, turning Hydra's errors into one-line ConfigErrors."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    overrides = list(overrides or [])
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="train"):
+            try:
+                return hydra_compose("config", overrides=overrides, return_hydra_config=return_hydra_config)
+            except Exception as exc:  # noqa: BLE001 - every Hydra failure becomes one clear line
+                raise explain_compose_error(exc, overrides) from exc
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def explain_compose_error(exc: Exception, overrides: list[str]) -> ConfigError:
+    text = str(exc)
+    missing = re.search(r"Could not find '([^']+)/([^']+)'", text)
+    if missing:
+        group, name = missing.groups()
+        options = re.findall(r"^\t(\S+)$", text, flags=re.M) or _group_options(group)
+        kind = "experiment" if group == "experiment" else group
+        return ConfigError(
+            f"unknown {kind} '{name}'. Known: {', '.join(options) or '(none)'}.{did_you_mean(name, options)}"
+        )
+    bad_key = re.search(r"Could not (?:override|append to|delete from) '([^']+)'", text) or re.search(
+        r"Key '([^']+)' is not in struct", text
+    )
+    if bad_key:
+        key = bad_key.group(1)
+        keys = _known_keys([o for o in overrides if _override_key(o) != key])
+        return ConfigError(f"unknown config key '{key}'.{did_you_mean(key, keys)}")
+    if "OverrideParseException" in type(exc).__name__ or "mismatched input" in text or "no viable" in text:
+        return ConfigError(f"cannot parse the override: {text.splitlines()[0]}")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return ConfigError(f"invalid config: {first}")
+
+
+def _override_key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
+
+
+def _group_options(group: str) -> list[str]:
+    if group == "experiment":
+        return list(list_experiments())
+    folder = conf_dir() / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def group_names() -> list[str]:
+    return sorted(p.name for p in conf_dir().iterdir() if p.is_dir() and p.name != "hydra")
+
+
+def _known_keys(overrides: list[str]) -> list[str]:
+    from omegaconf import OmegaConf
+
+    try:
+        cfg = compose(overrides)
+    except ConfigError:
+        try:
+            cfg = compose([])
+        except ConfigError:
+            return group_names()
+    return sorted(set(flatten_keys(OmegaConf.to_container(cfg, resolve=False))) | set(group_names()))
+
+
+def flatten_keys(node: Any, prefix: str = "") -> list[str]:
+    keys = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            path = f"{prefix}{k}"
+            keys.append(path)
+            keys.extend(flatten_keys(v, path + "."))
+    return keys
+
+
+def is_multirun(args: list[str]) -> bool:
+    return any(a in ("-m", "--multirun") for a in args)
+
+
+def hydra_only(args: list[str]) -> bool:
+    """Arguments that ask Hydra for information rather than a run (--cfg, --info, --help...)."""
+    flags = {"--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--shell-completion", "-sc"}
+    return any(a.split("=", 1)[0] in flags for a in args)
+
+
+def overrides_of(args: list[str]) -> list[str]:
+    """The `key=value` overrides among Hydra's command-line arguments."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--package", "-p",
+                 "--experimental-rerun", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"):
+            skip = a not in ("--shell-completion", "-sc")
+            continue
+        if a.startswith("-"):
+            continue
+        out.append(a)
+    return out
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "False")

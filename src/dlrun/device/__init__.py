@@ -1,0 +1,50 @@
+"""The `device` config: which device the run uses and at what precision."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from dlrun.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceConfig:
+    type: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    count: int = 1
+    precision: Literal[32, "32", "bf16", "fp16"] = 32
+
+    def __post_init__(self):
+        if self.count != 1:
+            raise ConfigError(f"device.count must be 1 in this version (multi-process training is not built yet), got {self.count}")
+
+
+def resolve_device(cfg: DeviceConfig) -> torch.device:
+    if cfg.type == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    if cfg.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device.type=cuda but no CUDA GPU is visible; use device.type=auto or cpu")
+    if cfg.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device.type=mps but MPS is not available on this machine; use device.type=auto or cpu")
+    return torch.device(cfg.type)
+
+
+def autocast_dtype(cfg: DeviceConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for device.precision, or None for float32 (with a warning when unsupported)."""
+    precision = str(cfg.precision)
+    if precision == "32":
+        return None
+    if precision == "fp16" and device.type != "cuda":
+        log.warning("device.precision=fp16 needs CUDA; training in float32 on %s", device.type)
+        return None
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        log.warning("device.precision=bf16 is not supported by this GPU; training in float32")
+        return None
+    return torch.bfloat16 if precision == "bf16" else torch.float16

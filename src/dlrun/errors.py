@@ -1,0 +1,36 @@
+"""Errors that reach the user as one line and an exit code, never as a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class DlrunError(Exception):
+    """A problem the user can fix (bad config, missing file...). Exit code 2."""
+
+    exit_code = 2
+
+
+class ConfigError(DlrunError):
+    """A config key, value or component name is wrong."""
+
+
+class DataError(DlrunError):
+    """A data file or column is missing or malformed."""
+
+
+class CheckpointError(DlrunError):
+    """A checkpoint is missing, corrupt or does not match the config."""
+
+
+class TrainingDiverged(DlrunError):
+    """The loss became NaN or infinite. Exit code 3: the input was valid, the run was not."""
+
+    exit_code = 3
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return " Did you mean 'x'?" for the closest candidate, or an empty string."""
+    match = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.5)
+    return f" Did you mean '{match[0]}'?" if match else ""

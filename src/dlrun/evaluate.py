@@ -1,0 +1,57 @@
+"""`dlrun eval`: rebuild a saved run's data and model from its checkpoint and measure a split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from dlrun.errors import ConfigError
+
+
+def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", prefer: str = "best") -> dict:
+    from dlrun.datasets import build_data
+    from dlrun.device import DeviceConfig, resolve_device
+    from dlrun.plugins import load_plugins
+    from dlrun.tasks import build_task
+    from dlrun.trainer.checkpoint_io import load_checkpoint, resolve_checkpoint
+    from dlrun.train import restore
+
+    if split not in ("test", "val", "train"):
+        raise ConfigError(f"--split must be test, val or train, got '{split}'")
+    ckpt_path = resolve_checkpoint(path, prefer=prefer)
+    state = load_checkpoint(ckpt_path)
+    cfg = OmegaConf.create(state["config"])
+    OmegaConf.set_struct(cfg, True)
+    try:
+        cfg.merge_with(OmegaConf.from_dotlist(overrides))
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"bad override for eval: {str(exc).splitlines()[0]}") from None
+    load_plugins(list(cfg.get("plugins") or []))
+    device = resolve_device(DeviceConfig(**OmegaConf.to_container(cfg.device, resolve=True)))
+    data = build_data(cfg, preprocessing=state["data"]["preprocessing"]).to(device)
+    part = getattr(data, split)
+    if part is None:
+        raise ConfigError(f"this run has no {split} split")
+    task = build_task(cfg, data.info)
+    task.setup(device, None, None)
+    restore(task, state, weights_only=True, source=ckpt_path)
+    metrics = task.evaluate(part, max(int(cfg.trainer.batch_size), 512))
+    return {"checkpoint": str(ckpt_path), "epoch": state["trainer"]["epoch"], **metrics}
+
+
+def print_metrics(metrics: dict, split: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(metrics))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{split} metrics of {metrics['checkpoint']} (epoch {metrics['epoch']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if key not in ("checkpoint", "epoch"):
+            table.add_row(key, f"{value:.4f}")
+    Console().print(table)

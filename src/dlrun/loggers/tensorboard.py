@@ -1,0 +1,59 @@
+"""TensorBoard: per-epoch scalars, learning rate, optional histograms and graph, and hparams at the end."""
+
+from __future__ import annotations
+
+import math
+
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+from dlrun.callbacks.base import Callback
+
+
+class TensorBoardLogger(Callback):
+    priority = 70
+
+    def __init__(self, hparams: dict, histogram_every_n_epochs: int = 0, log_graph: bool = False):
+        self.hparams = hparams
+        self.histogram_every = histogram_every_n_epochs
+        self.log_graph = log_graph
+        self.writer: SummaryWriter | None = None
+
+    def on_fit_start(self, trainer):
+        self.writer = SummaryWriter(log_dir=str(trainer.run_dir / "tensorboard"))
+        if self.log_graph and trainer.example_batch is not None:
+            for name, model in trainer.task.models.items():
+                try:
+                    model.eval()
+                    self.writer.add_graph(model, trainer.example_batch[0][:2])
+                except Exception as exc:  # noqa: BLE001 - a graph that cannot be traced is not fatal
+                    trainer.log.warning("could not trace the graph of %s: %s", name, exc)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        for key, value in logs.items():
+            if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):
+                self.writer.add_scalar(key, value, epoch)
+        if self.histogram_every and epoch % self.histogram_every == 0:
+            for mname, model in trainer.task.models.items():
+                for pname, p in model.named_parameters():
+                    self.writer.add_histogram(f"weights/{mname}.{pname}", p.detach().cpu(), epoch)
+                    if p.grad is not None:
+                        self.writer.add_histogram(f"gradients/{mname}.{pname}", p.grad.detach().cpu(), epoch)
+        self.writer.flush()
+
+    def on_run_end(self, results: dict) -> None:
+        """Called by the run with its final metrics: the HParams tab entry of this run."""
+        if self.writer is None:
+            return
+        metrics = {f"hparam/{k}": v for k, v in results.items() if isinstance(v, float) and math.isfinite(v)}
+        exp, ssi, sei = hparams_summary(self.hparams, metrics)
+        fw = self.writer.file_writer
+        for summary in (exp, ssi, sei):
+            fw.add_summary(summary)
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value)
+        self.writer.close()
+
+    def on_fit_end(self, trainer):
+        if self.writer is not None:
+            self.writer.flush()

@@ -1,0 +1,135 @@
+"""The Task interface the training loop calls, and the task registry."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from dlrun.datasets.base import DataInfo, Split
+from dlrun.registry import Registry
+
+TASKS = Registry("task")
+
+
+class Task:
+    """Base class: subclasses fill `models`, `optimizers` and `schedulers` and implement the steps."""
+
+    def __init__(self) -> None:
+        self.models = nn.ModuleDict()
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+        self.device = torch.device("cpu")
+        self.grad_clip: float | None = None
+        self.autocast_dtype: torch.dtype | None = None
+        self.scaler: torch.amp.GradScaler | None = None
+
+    # ---- set-up by the trainer
+    def setup(self, device: torch.device, grad_clip: float | None, autocast_dtype: torch.dtype | None) -> None:
+        self.device, self.grad_clip, self.autocast_dtype = device, grad_clip, autocast_dtype
+        self.models.to(device)
+        if autocast_dtype is torch.float16 and device.type == "cuda":
+            self.scaler = torch.amp.GradScaler("cuda")
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def train(self, mode: bool = True) -> None:
+        self.models.train(mode)
+
+    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
+        """zero_grad, backward, optional gradient clipping, step (with the fp16 scaler when active)."""
+        optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if self.grad_clip:
+                self.scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
+            self.scaler.step(optimizer)
+            self.scaler.update()
+            return
+        loss.backward()
+        if self.grad_clip:
+            nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
+        optimizer.step()
+
+    # ---- what subclasses implement
+    def training_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        """One optimisation step. Returns detached scalars (batch means) keyed by name; `loss` is required.
+
+        May also return `_outputs`: (predictions, targets) for the epoch's training metrics.
+        """
+        raise NotImplementedError
+
+    def epoch_metrics(self, outputs: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+        """Metrics of a whole epoch's training predictions (empty if the task has none)."""
+        return {}
+
+    def evaluate(self, split: Split, batch_size: int) -> dict[str, float]:
+        """Loss and metrics over a whole split, in eval mode, without gradients."""
+        raise NotImplementedError
+
+    def log_keys(self) -> list[str]:
+        """Names `evaluate` returns (the loop prefixes them with val/ or train/)."""
+        return ["loss"]
+
+    # ---- learning rate and state
+    @property
+    def lr(self) -> float:
+        opt = next(iter(self.optimizers.values()))
+        return float(opt.param_groups[0]["lr"])
+
+    def state_dict(self) -> dict:
+        return {
+            "models": {k: m.state_dict() for k, m in self.models.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items() if s is not None},
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+        }
+
+    def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
+        for k, m in self.models.items():
+            m.load_state_dict(state["models"][k])
+        if weights_only:
+            return
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            if s is not None and k in state.get("schedulers", {}):
+                s.load_state_dict(state["schedulers"][k])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.models.parameters())
+
+
+def _task_kwargs(cfg: DictConfig) -> tuple[str, dict]:
+    kwargs = OmegaConf.to_container(cfg.task, resolve=True)
+    return kwargs.pop("name"), kwargs
+
+
+def resolve_task_name(name: str, info: DataInfo | None) -> str:
+    if name == "auto":
+        return info.kind if info is not None else "classification"
+    return name
+
+
+def check_task_config(cfg: DictConfig) -> None:
+    name, kwargs = _task_kwargs(cfg)
+    TASKS.check(resolve_task_name(name, None), kwargs, "task", injected=2)
+
+
+def build_task(cfg: DictConfig, info: DataInfo) -> Task:
+    name, kwargs = _task_kwargs(cfg)
+    return TASKS.build(resolve_task_name(name, info), cfg, info, where="task", **kwargs)
+
+
+def finite(value: float) -> bool:
+    return isinstance(value, float) and math.isfinite(value)

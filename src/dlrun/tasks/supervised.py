@@ -1,0 +1,127 @@
+"""Classification and regression: one model, one optimizer, one loss (+ optional weight penalty)."""
+
+from __future__ import annotations
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from dlrun import metrics as M
+from dlrun.datasets.base import DataInfo, Split
+from dlrun.errors import ConfigError
+from dlrun.losses import LOSSES
+from dlrun.models import build_model
+from dlrun.optimizers import build_optimizer
+from dlrun.regularization import Regularization
+from dlrun.schedulers import build_scheduler
+from dlrun.tasks.base import TASKS, Task
+
+
+class SupervisedTask(Task):
+    default_loss = "mse"
+
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None, metrics: list[str] | None, top_k: int):
+        super().__init__()
+        self.info = info
+        self.model = build_model(cfg.model, info)
+        self.models["model"] = self.model
+        self.loss_name = loss or self.default_loss
+        self.loss_fn = LOSSES.build(self.loss_name, where="task.loss")
+        self.metric_names = list(metrics) if metrics is not None else self.default_metrics()
+        for name in self.metric_names:
+            M.METRICS.get(name)
+        self.metric_ctx = {"top_k": top_k, "num_classes": info.num_classes}
+        reg = OmegaConf.to_container(cfg.regularization, resolve=True)
+        self.reg = Regularization(**reg)
+        self.penalized = self.reg.weights(self.model) if self.reg.active else []
+        self.optimizers["model"] = build_optimizer(cfg.optimizer, self.model.parameters())
+        self.schedulers["model"] = build_scheduler(cfg.scheduler, self.optimizers["model"], cfg.trainer.max_epochs)
+
+    def default_metrics(self) -> list[str]:
+        return []
+
+    # how targets and outputs line up for the loss and for the metrics
+    def _loss_input(self, out: torch.Tensor) -> torch.Tensor:
+        return out
+
+    def _scores(self, out: torch.Tensor) -> torch.Tensor:
+        return out
+
+    def training_step(self, batch):
+        x, y = batch
+        with self.autocast():
+            out = self.model(x)
+            loss = self.loss_fn(self._loss_input(out).float(), y)
+        total = loss
+        logs = {"loss": loss.detach()}
+        if self.penalized:
+            penalty = self.reg.penalty(self.penalized)
+            total = loss + penalty
+            logs["penalty"] = penalty.detach()
+        self.optimize(total, self.optimizers["model"], self.model)
+        logs["_outputs"] = (self._scores(out.detach().float()), y)
+        return logs
+
+    def epoch_metrics(self, outputs):
+        scores = torch.cat([o[0] for o in outputs]).cpu().numpy()
+        targets = torch.cat([o[1] for o in outputs]).cpu().numpy()
+        return M.compute(self.metric_names, targets, scores, self.metric_ctx)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """Raw model outputs (logits or values) for every row, in eval mode."""
+        self.train(False)
+        outs = []
+        for lo in range(0, len(x), batch_size):
+            with self.autocast():
+                outs.append(self.model(x[lo : lo + batch_size]).float())
+        return torch.cat(outs) if outs else torch.empty(0)
+
+    def evaluate(self, split: Split, batch_size: int) -> dict[str, float]:
+        out = self.predict(split.x, batch_size)
+        loss = float(self.loss_fn(self._loss_input(out), split.y))
+        scores = self._scores(out).cpu().numpy()
+        return {"loss": loss, **M.compute(self.metric_names, split.y.cpu().numpy(), scores, self.metric_ctx)}
+
+    def log_keys(self) -> list[str]:
+        return ["loss", *self.metric_names]
+
+
+@TASKS.register("classification")
+class ClassificationTask(SupervisedTask):
+    """Binary (one logit, BCE-with-logits) or multiclass (softmax cross-entropy) classification."""
+
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None = None, metrics: list[str] | None = None,
+                 top_k: int = 5):
+        if info.kind != "classification":
+            raise ConfigError(f"task 'classification' needs class labels, but data set '{cfg.dataset.name}' is a regression data set")
+        self.binary = info.binary
+        self.default_loss = "bce" if self.binary else "cross_entropy"
+        super().__init__(cfg, info, loss, metrics, top_k)
+        if self.binary != (self.loss_name == "bce"):
+            raise ConfigError(f"task.loss '{self.loss_name}' does not fit {info.num_classes} classes; "
+                              f"use {'bce' if self.binary else 'cross_entropy'}")
+
+    def default_metrics(self):
+        return ["accuracy", "f1", "auc"] if self.binary else ["accuracy", "f1"]
+
+    def _loss_input(self, out):
+        return out.squeeze(-1) if self.binary else out
+
+    def _scores(self, out):
+        return torch.sigmoid(out.squeeze(-1)) if self.binary else torch.softmax(out, dim=-1)
+
+
+@TASKS.register("regression")
+class RegressionTask(SupervisedTask):
+    """Regression of numeric targets (loss mse, mae or huber)."""
+
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None = None, metrics: list[str] | None = None,
+                 top_k: int = 5):
+        if info.kind != "regression":
+            raise ConfigError(f"task 'regression' needs numeric targets, but data set '{cfg.dataset.name}' has class labels")
+        if loss is not None and loss not in ("mse", "mae", "huber"):
+            raise ConfigError(f"task.loss '{loss}' is not a regression loss; use mse, mae or huber")
+        super().__init__(cfg, info, loss, metrics, top_k)
+
+    def default_metrics(self):
+        return ["mae", "mse", "rmse", "r2"]

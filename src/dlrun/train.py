@@ -1,0 +1,130 @@
+"""One training run, from a composed config to a run directory. Reads like the recipe it is:
+check the config, build data, task and callbacks, fit, test, write metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+import dlrun
+from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
+from dlrun.datasets import build_data
+from dlrun.device import autocast_dtype, resolve_device
+from dlrun.errors import CheckpointError
+from dlrun.loggers import build_logger
+from dlrun.reporting import print_summary
+from dlrun.tasks import build_task
+from dlrun.trainer import Trainer
+from dlrun.trainer.checkpoint_io import load_checkpoint, resolve_checkpoint
+from dlrun.trainer.loop import seed_everything
+from dlrun.validate import validate
+
+log = logging.getLogger("dlrun")
+
+
+def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float | None:
+    """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor."""
+    run_dir = Path(run_dir)
+    checked = validate(cfg)
+    tcfg = checked.trainer
+    seed_everything(cfg.seed)
+    device = resolve_device(checked.device)
+    resume = _resume_state(tcfg.resume, run_dir)
+
+    data = build_data(cfg, preprocessing=resume["data"]["preprocessing"] if resume else None).to(device)
+    task = build_task(cfg, data.info)
+    task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
+    log.info("%s on %s: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device,
+             type(task).__name__, task.parameter_count(), len(data.train), len(data.val or []), len(data.test or []))
+
+    checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode)
+    callbacks = [SchedulerStep(), checkpoint, CSVLogger(), *build_extra_callbacks(_plain(cfg.callbacks))]
+    if tcfg.early_stopping.patience is not None:
+        callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
+    logger = build_logger(checked.logger, _hparams(cfg))
+    if logger is not None:
+        callbacks.append(logger)
+
+    meta = {"config": _plain(cfg), "data": {"preprocessing": data.preprocessing, "info": asdict(data.info)},
+            "dlrun_version": dlrun.__version__}
+    trainer = Trainer(tcfg, run_dir, cfg.seed, callbacks, meta=meta, progress=progress)
+    if resume:
+        restore(task, resume, weights_only=False, source=resume["_path"])
+        trainer.load_state_dict(resume["trainer"])
+        log.info("resumed from %s after epoch %d", resume["_path"], trainer.epoch)
+
+    history = trainer.fit(task, data)
+    test = task.evaluate(data.test, trainer.eval_batch_size) if data.test is not None else {}
+    results = {"history": history, "best": checkpoint.best(), "test": test}
+    write_json_atomic(results, run_dir / "metrics.json")
+    if logger is not None:
+        logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})
+    print_summary(results, run_dir, tcfg.checkpoint.monitor)
+    best = results["best"].get(tcfg.checkpoint.monitor)
+    return float(best) if best is not None and math.isfinite(best) else None
+
+
+def restore(task, state: dict, weights_only: bool, source) -> None:
+    """Load a checkpoint's task state into `task`, or fail with one line when they do not match."""
+    try:
+        task.load_state_dict(state["task"], weights_only=weights_only)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+        raise CheckpointError(f"checkpoint {source} does not match the configured model: {detail}") from None
+
+
+def _resume_state(resume: str | None, run_dir: Path) -> dict | None:
+    if resume is None:
+        return None
+    if resume == "auto":
+        path = run_dir / "checkpoints" / "last.pt"
+        if not path.is_file():
+            log.info("trainer.resume=auto: no checkpoint in %s yet, starting from scratch", run_dir)
+            return None
+    else:
+        path = resolve_checkpoint(resume, prefer="last")
+    state = load_checkpoint(path)
+    state["_path"] = str(path)
+    return state
+
+
+def write_json_atomic(obj: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, allow_nan=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _plain(node):
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _hparams(cfg: DictConfig) -> dict:
+    """Scalar config leaves for TensorBoard's HParams tab (lists become strings)."""
+    flat: dict = {}
+
+    def walk(node, prefix=""):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            elif isinstance(value, (int, float, str, bool)):
+                flat[f"{prefix}{key}"] = value
+            elif value is not None:
+                flat[f"{prefix}{key}"] = str(value)
+
+    walk({k: v for k, v in _plain(cfg).items() if k not in ("plugins", "callbacks")})
+    return flat
+
+
+def _best_scalar(best: dict) -> dict:
+    return {f"best/{k}": float(v) for k, v in best.items()}

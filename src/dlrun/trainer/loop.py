@@ -1,0 +1,167 @@
+"""The training loop. It reads top to bottom: for each epoch, train, validate, hand the logs to callbacks.
+
+Per-batch work belongs to the task; early stopping, checkpoints and logging are callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dlrun.callbacks.base import Callback
+from dlrun.datasets.base import DataBundle
+from dlrun.datasets.batches import TensorBatches
+from dlrun.errors import TrainingDiverged
+from dlrun.tasks.base import Task
+from dlrun.trainer.config import TrainerConfig
+from dlrun.trainer.progress import Progress
+
+log = logging.getLogger("dlrun")
+
+
+class Trainer:
+    def __init__(self, cfg: TrainerConfig, run_dir: Path, seed: int, callbacks: list[Callback],
+                 meta: dict[str, Any] | None = None, progress: bool = True):
+        self.cfg, self.run_dir, self.seed = cfg, Path(run_dir), seed
+        self.callbacks = sorted(callbacks, key=lambda c: c.priority)
+        self.meta = meta or {}  # config, preprocessing, data info: stored in every checkpoint
+        self.progress = progress
+        self.log = log
+        self.history: list[dict[str, float]] = []
+        self.epoch = 0
+        self.should_stop = False
+        self.task: Task | None = None
+        self.log_keys: list[str] = []
+        self.example_batch = None
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, task: Task, data: DataBundle) -> list[dict[str, float]]:
+        self.task = task
+        splits = ["train"] + (["val"] if data.val is not None else [])
+        self.log_keys = [f"{s}/{k}" for s in splits for k in task.log_keys()] + ["lr"]
+        batches = TensorBatches(data.train, self.cfg.batch_size, shuffle=True, seed=self.seed)
+        self.example_batch = next(iter(batches), None)
+        self._call("on_fit_start")
+        for epoch in range(self.epoch + 1, self.cfg.max_epochs + 1):
+            if self.should_stop:
+                break
+            self.epoch = epoch
+            self._call("on_epoch_start", epoch)
+            logs: dict[str, float] = {"epoch": epoch, "lr": task.lr}
+            batches.set_epoch(epoch)
+            logs.update(self.train_epoch(task, batches, epoch))
+            if data.val is not None:
+                logs.update({f"val/{k}": v for k, v in task.evaluate(data.val, self.eval_batch_size).items()})
+            self.history.append(logs)
+            log.info(self._summary_line(logs))
+            self._call("on_epoch_end", epoch, logs)
+        self._call("on_fit_end")
+        return self.history
+
+    def train_epoch(self, task: Task, batches: TensorBatches, epoch: int) -> dict[str, float]:
+        task.train(True)
+        sums: dict[str, torch.Tensor] = {}
+        losses: list[torch.Tensor] = []
+        outputs: list = []
+        seen = 0
+        start = time.perf_counter()
+        with Progress(len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress) as bar:
+            for step, batch in enumerate(batches, start=1):
+                logs = task.training_step(batch)
+                n = len(batch[0])
+                seen += n
+                if self.cfg.train_metrics and "_outputs" in logs:
+                    outputs.append(logs.pop("_outputs"))
+                logs.pop("_outputs", None)
+                losses.append(logs["loss"])
+                for key, value in logs.items():
+                    sums[key] = sums.get(key, 0.0) + value.float() * n
+                if step % self.cfg.log_every_n_steps == 0 or step == len(batches):
+                    loss = float(logs["loss"])
+                    if not math.isfinite(loss):
+                        self._diverged(epoch, losses)
+                    bar.update(step, loss)
+                self._call("on_batch_end", step, logs)
+        train_time = time.perf_counter() - start
+        means = {f"train/{k}": float(v) / seen for k, v in sums.items()}
+        if not all(math.isfinite(v) for v in means.values()):
+            self._diverged(epoch, losses)
+        if outputs:
+            means.update({f"train/{k}": v for k, v in task.epoch_metrics(outputs).items()})
+        means.update(train_time_s=train_time, train_samples=seen)
+        return means
+
+    @property
+    def eval_batch_size(self) -> int:
+        return max(self.cfg.batch_size, 512)
+
+    # ------------------------------------------------------------------ helpers
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    def _diverged(self, epoch: int, losses: list[torch.Tensor]) -> None:
+        bad = (~torch.isfinite(torch.stack(losses))).nonzero()
+        step = int(bad[0]) + 1 if len(bad) else len(losses)
+        last = self.run_dir / "checkpoints" / "last.pt"
+        kept = f"; the last good checkpoint is {last}" if last.exists() else ""
+        raise TrainingDiverged(f"loss is not finite at epoch {epoch}, step {step}{kept}")
+
+    @staticmethod
+    def _summary_line(logs: dict[str, float]) -> str:
+        metrics = [f"{k} {v:.4f}" for k, v in logs.items() if k.startswith(("train/", "val/"))]
+        return "  ".join([f"epoch {logs['epoch']:>3}", *metrics, f"lr {logs['lr']:.3g}", f"{logs['train_time_s']:.2f}s"])
+
+    # ------------------------------------------------------------------ state for checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "should_stop": self.should_stop,
+            "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.history, self.should_stop = state["epoch"], list(state["history"]), state["should_stop"]
+        for cb in self.callbacks:
+            if cb.name in state["callbacks"]:
+                cb.load_state_dict(state["callbacks"][cb.name])
+        set_rng_state(state["rng"])
+
+    def checkpoint_state(self) -> dict:
+        return {"task": self.task.state_dict(), "trainer": self.state_dict(), **self.meta}
+
+
+def rng_state() -> dict:
+    np_state = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    random.setstate(tuple(x if not isinstance(x, list) else tuple(x) for x in state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
