@@ -103,10 +103,10 @@ class ExperimentsSource(ConfigSource):
         )
 
     def available(self) -> bool:
-        return self._dir().is_dir()
+        return True  # a missing ./experiments simply holds no recipes
 
     def is_group(self, config_path: str) -> bool:
-        return config_path.strip("/") in ("", "experiment") and self.available()
+        return config_path.strip("/") in ("", "experiment")
 
     def is_config(self, config_path: str) -> bool:
         path = self._file(config_path)
@@ -115,9 +115,9 @@ class ExperimentsSource(ConfigSource):
     def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
         path = config_path.strip("/")
         if path == "" and results_filter in (None, ObjectType.GROUP):
-            return ["experiment"] if self.available() else []
+            return ["experiment"]
         if path == "experiment" and results_filter in (None, ObjectType.CONFIG):
-            return sorted(f.stem for f in self._dir().glob("*.yaml"))
+            return sorted(f.stem for f in self._dir().glob("*.yaml")) if self._dir().is_dir() else []
         return []
 
 

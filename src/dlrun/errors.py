@@ -31,6 +31,16 @@ class TrainingDiverged(DlrunError):
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """Return " Did you mean 'x'?" for the closest candidate, or an empty string."""
-    match = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.5)
+    """Return " Did you mean 'x'?" for the closest candidate, or an empty string.
+
+    Dotted keys are compared by their last part among siblings (`optimizer.momentum` is not close to
+    `optimizer.name` just because both start with `optimizer.`).
+    """
+    name, candidates = str(name), list(candidates)
+    parent, _, leaf = name.rpartition(".")
+    siblings = {c.rpartition(".")[2]: c for c in candidates if c.rpartition(".")[0] == parent}
+    if parent and siblings:
+        match = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.6)
+        return f" Did you mean '{siblings[match[0]]}'?" if match else ""
+    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f" Did you mean '{match[0]}'?" if match else ""

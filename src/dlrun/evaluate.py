@@ -48,7 +48,7 @@ def print_metrics(metrics: dict, split: str, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{split} metrics of {metrics['checkpoint']} (epoch {metrics['epoch']})")
+    table = Table(title=f"{split} metrics", caption=f"{metrics['checkpoint']} (epoch {metrics['epoch']})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():

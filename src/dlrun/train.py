@@ -34,6 +34,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor."""
     run_dir = Path(run_dir)
     checked = validate(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
     tcfg = checked.trainer
     seed_everything(cfg.seed)
     device = resolve_device(checked.device)

@@ -19,6 +19,7 @@ from dlrun.registry import check_kwargs
 from dlrun.regularization import Regularization
 from dlrun.schedulers import build_scheduler
 from dlrun.tasks import check_task_config
+from dlrun.trainer.checkpoint_io import resolve_checkpoint
 from dlrun.trainer.config import TrainerConfig
 
 
@@ -43,6 +44,8 @@ def validate(cfg: DictConfig) -> Checked:
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     trainer = TrainerConfig.from_dict(_dict(cfg.trainer))
+    if trainer.resume not in (None, "auto"):
+        resolve_checkpoint(trainer.resume, prefer="last")
     check_kwargs(DeviceConfig, _dict(cfg.device), "device")
     device = DeviceConfig(**_dict(cfg.device))
     logger = LoggerConfig.from_dict(_dict(cfg.logger))

@@ -10,7 +10,6 @@ from dlrun.datasets.base import DATASETS, RawData
 @DATASETS.register("xor")
 def xor(n_samples: int = 200, seed: int = 1) -> RawData:
     """Points uniform in [-1,1]^2, label 1 where x0*x1 >= 0 (the books' XOR)."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
+    x = np.random.RandomState(seed).uniform(-1.0, 1.0, size=(n_samples, 2))  # the books' np.random.seed(1)
     y = (x[:, 0] * x[:, 1] >= 0).astype(np.int64)
     return RawData(x, y, "classification", class_names=["0", "1"])

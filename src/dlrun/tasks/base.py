@@ -122,8 +122,15 @@ def resolve_task_name(name: str, info: DataInfo | None) -> str:
 
 
 def check_task_config(cfg: DictConfig) -> None:
+    from dlrun.losses import LOSSES
+    from dlrun.metrics import METRICS
+
     name, kwargs = _task_kwargs(cfg)
     TASKS.check(resolve_task_name(name, None), kwargs, "task", injected=2)
+    if kwargs.get("loss") is not None:
+        LOSSES.get(kwargs["loss"])
+    for metric in kwargs.get("metrics") or []:
+        METRICS.get(metric)
 
 
 def build_task(cfg: DictConfig, info: DataInfo) -> Task:

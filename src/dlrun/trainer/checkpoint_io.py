@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
 import zipfile
 from pathlib import Path
@@ -50,8 +49,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - any failure to unpickle means the file is unusable
+        if not zipfile.is_zipfile(path):
+            reason = "the file is corrupt or truncated (not a PyTorch checkpoint archive)"
+        elif "Weights only load failed" in str(exc):
+            reason = "it holds Python objects that are unsafe to load (checkpoints are read with weights_only=True)"
+        else:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot read checkpoint {path}: {reason}") from None
     if not isinstance(state, dict) or "task" not in state or "config" not in state:
         raise CheckpointError(f"{path} is not a dlrun checkpoint (no task state or config in it)")

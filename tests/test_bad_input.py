@@ -1,0 +1,80 @@
+"""Bad input: one line on stderr naming the problem, exit code 2, no traceback, no complete run directory."""
+
+import pytest
+
+CASES = [
+    (["trainer.max_epoch=5"], "dlrun: error: unknown config key 'trainer.max_epoch'. Did you mean 'trainer.max_epochs'?"),
+    (["datset=iris"], "dlrun: error: unknown config key 'datset'. Did you mean 'dataset'?"),
+    (["dataset=digitz"], "dlrun: error: unknown dataset 'digitz'. Known: breast_cancer, classification, diabetes, "
+                         "digits, iris, moons, wine, xor. Did you mean 'digits'?"),
+    (["model=mlpp"], "dlrun: error: unknown model 'mlpp'. Known: mlp. Did you mean 'mlp'?"),
+    (["+experiment=digits_mpl"], "Did you mean 'digits_mlp'?"),
+    (["trainer.max_epochs=-1"], "dlrun: error: trainer.max_epochs must be >= 1, got -1"),
+    (["optimizer.lr=0"], "dlrun: error: optimizer.lr must be > 0, got 0"),
+    (["trainer.batch_size=abc"], "dlrun: error: trainer.batch_size must be an integer, got 'abc' (str)"),
+    (["dataset.split.val=1.5"], "dlrun: error: dataset.split.val must be in [0, 1), got 1.5"),
+    (["dataset.split.test=2"], "dlrun: error: dataset.split.test must be in [0, 1), got 2"),
+    (["optimizer=sgd", "optimizer.momentun=0.9"],
+     "dlrun: error: unknown config key 'optimizer.momentun'. Did you mean 'optimizer.momentum'?"),
+    (["model.activation=relux"], "dlrun: error: unknown model.activation 'relux'."),
+    (["task.loss=hinge"], "dlrun: error: unknown loss 'hinge'. Known losses: bce, cross_entropy, huber, mae, mse."),
+    (["task.metrics=[acuracy]"], "dlrun: error: unknown metric 'acuracy'."),
+    (["trainer.resume=missing/last.pt"], "dlrun: error: checkpoint file not found: missing/last.pt"),
+    (["plugins=[no_such_module]"], "dlrun: error: cannot import plugin module 'no_such_module'"),
+]
+
+
+@pytest.mark.parametrize("args,message", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_config_is_one_line_and_exit_2(cli, tmp_path, args, message):
+    result = cli("train", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dlrun: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not list(tmp_path.glob("outputs/**/metrics.json"))
+
+
+def test_debug_shows_the_traceback(cli):
+    result = cli("--debug", "train", "optimizer.lr=0")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "optimizer.lr must be > 0" in result.stderr
+
+
+def test_corrupt_checkpoint(cli, tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    for args in (["eval", str(bad)], ["train", f"trainer.resume={bad}"]):
+        result = cli(*args)
+        assert result.returncode == 2
+        assert result.stderr.strip() == (f"dlrun: error: cannot read checkpoint {bad}: the file is corrupt or "
+                                          "truncated (not a PyTorch checkpoint archive)")
+
+
+def test_checkpoint_that_does_not_match_the_model(cli, tmp_path):
+    first = cli("train", "dataset=iris", "trainer.max_epochs=1", "model.hidden=[8]", "hydra.run.dir=a")
+    assert first.returncode == 0, first.stderr
+    for args in (["train", "dataset=iris", "model.hidden=[16]", f"trainer.resume={tmp_path / 'a'}",
+                  "hydra.run.dir=b"],
+                 ["eval", str(tmp_path / "a"), "model.hidden=[16]"]):
+        result = cli(*args)
+        assert result.returncode == 2, result.stderr
+        line = result.stderr.strip()
+        assert "\n" not in line
+        assert line.startswith(f"dlrun: error: checkpoint {tmp_path / 'a' / 'checkpoints'}")
+        assert "does not match the configured model: size mismatch for net.1.weight" in line
+    assert not (tmp_path / "b" / "metrics.json").exists()
+
+
+def test_missing_run_directory_for_eval(cli, tmp_path):
+    result = cli("eval", "no/such/run")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "dlrun: error: checkpoint file not found: no/such/run"
+
+
+def test_monitor_that_is_not_logged(cli):
+    result = cli("train", "trainer.early_stopping.monitor=val/acc", "trainer.early_stopping.patience=2")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(
+        "dlrun: error: trainer.early_stopping.monitor 'val/acc' is not logged by this run; logged: train/loss")
