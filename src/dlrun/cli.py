@@ -104,7 +104,8 @@ def list_(kind: Optional[str] = typer.Argument(None, help="One of: " + ", ".join
 @app.command("eval", context_settings=PASSTHROUGH)
 def eval_(ctx: typer.Context, path: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
           split: str = typer.Option("test", help="Which split to evaluate: test, val or train."),
-          checkpoint: str = typer.Option("best", help="In a run directory: best or last."),
+          checkpoint: str = typer.Option("final", help="In a run directory: final (the weights the run ended with, "
+                                                     "as in its metrics.json), best or last."),
           json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON.")) -> None:
     """Metrics of a saved run on a split (default: test). Extra key=value arguments override its config."""
     args = _strip_debug(list(ctx.args))

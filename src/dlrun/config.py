@@ -68,25 +68,36 @@ def describe_yaml(path: Path) -> str:
     return ""
 
 
-class ExperimentsSource(ConfigSource):
-    """Serves `<dir>/NAME.yaml` as the config `experiment/NAME`.
+class LocalSource(ConfigSource):
+    """Config folders that may not exist, without Hydra's "not available" warnings.
 
-    The path is `local` (./experiments of the current directory) or `shipped` (dlrun's recipes).
+    `dlrun://experiments/local` and `dlrun://experiments/shipped` serve `<dir>/NAME.yaml` as the config
+    `experiment/NAME` (./experiments and dlrun's recipes); `dlrun://conf/local` serves ./conf/<group>/NAME.yaml,
+    so users add options to any group from their own directory.
     """
 
     @staticmethod
     def scheme() -> str:
-        return "dlrun-experiments"
-
-    def _dir(self) -> Path:
-        return local_experiments_dir() if self.path == "local" else shipped_experiments_dir()
+        return "dlrun"
 
     def _file(self, config_path: str) -> Path | None:
-        parts = config_path.strip("/").split("/")
-        if len(parts) != 2 or parts[0] != "experiment":
+        path = config_path.strip("/")
+        path = path if path.endswith(".yaml") else f"{path}.yaml"
+        if self.path == "conf/local":
+            return Path.cwd() / "conf" / path
+        group, _, name = path.partition("/")
+        if group != "experiment" or not name or "/" in name:
             return None
-        name = parts[1][:-5] if parts[1].endswith(".yaml") else parts[1]
-        return self._dir() / f"{name}.yaml"
+        folder = local_experiments_dir() if self.path == "experiments/local" else shipped_experiments_dir()
+        return folder / name
+
+    def _group_dir(self, config_path: str) -> Path | None:
+        path = config_path.strip("/")
+        if self.path == "conf/local":
+            return Path.cwd() / "conf" / path
+        if path == "experiment":
+            return local_experiments_dir() if self.path == "experiments/local" else shipped_experiments_dir()
+        return None
 
     def load_config(self, config_path: str) -> ConfigResult:
         from omegaconf import OmegaConf
@@ -103,10 +114,13 @@ class ExperimentsSource(ConfigSource):
         )
 
     def available(self) -> bool:
-        return True  # a missing ./experiments simply holds no recipes
+        return True  # a missing folder simply holds nothing
 
     def is_group(self, config_path: str) -> bool:
-        return config_path.strip("/") in ("", "experiment")
+        if config_path.strip("/") == "":
+            return True
+        folder = self._group_dir(config_path)
+        return folder is not None and folder.is_dir()
 
     def is_config(self, config_path: str) -> bool:
         path = self._file(config_path)
@@ -114,17 +128,21 @@ class ExperimentsSource(ConfigSource):
 
     def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
         path = config_path.strip("/")
-        if path == "" and results_filter in (None, ObjectType.GROUP):
-            return ["experiment"]
-        if path == "experiment" and results_filter in (None, ObjectType.CONFIG):
-            return sorted(f.stem for f in self._dir().glob("*.yaml")) if self._dir().is_dir() else []
-        return []
+        if path == "" and self.path != "conf/local":
+            return ["experiment"] if results_filter in (None, ObjectType.GROUP) else []
+        folder = self._group_dir(path) if path else Path.cwd() / "conf"
+        if folder is None or not folder.is_dir():
+            return []
+        found: list[str] = []
+        for entry in folder.iterdir():
+            self._list_add_result(found, f"{path}/{entry.name}".strip("/"), entry.name, results_filter)
+        return sorted(set(found))
 
 
 def register_sources() -> None:
     from hydra._internal.sources_registry import SourcesRegistry
 
-    SourcesRegistry.instance().register(ExperimentsSource)
+    SourcesRegistry.instance().register(LocalSource)
 
 
 register_sources()

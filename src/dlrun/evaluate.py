@@ -10,7 +10,17 @@ from omegaconf import OmegaConf
 from dlrun.errors import ConfigError
 
 
-def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", prefer: str = "best") -> dict:
+def final_checkpoint(run_dir: Path) -> str:
+    """Which checkpoint holds the weights a run ended with: best.pt when early stopping restored them."""
+    from dlrun.trainer.checkpoint_io import load_checkpoint, resolve_checkpoint
+
+    trainer = load_checkpoint(resolve_checkpoint(run_dir, prefer="last"))["config"]["trainer"]
+    stop = trainer["early_stopping"]
+    restored = stop["patience"] is not None and stop["restore_best"]
+    return "best" if restored and stop["monitor"] == trainer["checkpoint"]["monitor"] else "last"
+
+
+def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", prefer: str = "final") -> dict:
     from dlrun.datasets import build_data
     from dlrun.device import DeviceConfig, resolve_device
     from dlrun.plugins import load_plugins
@@ -20,6 +30,10 @@ def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", pr
 
     if split not in ("test", "val", "train"):
         raise ConfigError(f"--split must be test, val or train, got '{split}'")
+    if prefer not in ("final", "best", "last"):
+        raise ConfigError(f"--checkpoint must be final, best or last, got '{prefer}'")
+    if prefer == "final":
+        prefer = final_checkpoint(Path(path)) if Path(path).is_dir() else "last"
     ckpt_path = resolve_checkpoint(path, prefer=prefer)
     state = load_checkpoint(ckpt_path)
     cfg = OmegaConf.create(state["config"])

@@ -86,8 +86,8 @@ def check_kwargs(fn: Callable, kwargs: dict, where: str, skip: int = 0) -> None:
         named = {p.name: p for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL}
         unknown = [k for k in kwargs if k not in named]
     if unknown:
-        key = unknown[0]
-        raise ConfigError(f"unknown config key '{where}.{key}'.{did_you_mean(key, named)}".replace("?.", "?"))
+        key = f"{where}.{unknown[0]}"
+        raise ConfigError(f"unknown config key '{key}'.{did_you_mean(key, [f'{where}.{n}' for n in named])}")
     hints = _type_hints(fn)
     for key, value in kwargs.items():
         hint = hints.get(key)
