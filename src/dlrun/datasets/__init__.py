@@ -4,8 +4,8 @@ A factory returns `RawData` (features, targets, kind); `build_data` splits it, f
 preprocessing on the training split only and returns a `DataBundle` of tensors.
 """
 
-from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, RawData
+from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData
 from dlrun.datasets.build import build_data, check_data_config
 from dlrun.datasets import sklearn_sets, synthetic  # noqa: F401  (registers the factories)
 
-__all__ = ["DATASETS", "DataBundle", "DataInfo", "RawData", "build_data", "check_data_config"]
+__all__ = ["DATASETS", "DataBundle", "DataInfo", "Preprocessor", "RawData", "build_data", "check_data_config"]

@@ -15,17 +15,53 @@ DATASETS = Registry("dataset")
 Kind = Literal["classification", "regression"]
 
 
+class Preprocessor:
+    """Turns a factory's rows into float32 features (and targets), fitted on the training rows only.
+
+    `fit` returns plain data (lists, numbers, strings) that is saved in every checkpoint, so evaluation
+    and prediction apply exactly the same transform. The default standardizes numeric features.
+    State keys `target_shift` and `target_scale` mean targets were scaled as (y - shift) / scale;
+    regression metrics are then reported in the original units.
+    """
+
+    def __init__(self, standardize: bool = False):
+        self.standardize = standardize
+
+    def fit(self, x: Any, y: np.ndarray) -> dict[str, Any]:
+        if not self.standardize:
+            return {}
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
+        return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
+
+    def transform(self, x: Any, state: dict[str, Any]) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if "mean" not in state:
+            return x
+        flat = (x.reshape(len(x), -1) - np.asarray(state["mean"], np.float32)) / np.asarray(state["scale"], np.float32)
+        return flat.reshape(x.shape).astype(np.float32)
+
+    def transform_target(self, y: np.ndarray, state: dict[str, Any]) -> np.ndarray:
+        return y
+
+
 @dataclass
 class RawData:
-    """What a factory returns: all rows in their original order, plus an official test set if any."""
+    """What a factory returns: all rows in their original order, plus an official test set if any.
 
-    x: np.ndarray
+    `x` is anything a `Preprocessor` understands and that can be indexed by an integer array (a NumPy
+    array by default; a factory that brings its own `preprocessor` may use other row containers).
+    """
+
+    x: Any
     y: np.ndarray
     kind: Kind
-    x_test: np.ndarray | None = None
+    x_test: Any | None = None
     y_test: np.ndarray | None = None
     class_names: list[str] | None = None
     feature_names: list[str] | None = None
+    preprocessor: Preprocessor | None = None
 
 
 @dataclass
@@ -37,6 +73,8 @@ class DataInfo:
     output_size: int
     num_classes: int = 0
     class_names: list[str] = field(default_factory=list)
+    target_shift: float = 0.0  # regression targets were scaled as (y - shift) / scale
+    target_scale: float = 1.0
 
     @property
     def in_features(self) -> int:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from sklearn.preprocessing import StandardScaler
 
-from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, RawData, Split
+from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData, Split
 from dlrun.datasets.splits import check_split, split_indices
 from dlrun.errors import ConfigError
 
@@ -26,48 +25,40 @@ def check_data_config(cfg: DictConfig) -> None:
     check_split(data["split"])
 
 
+def take(rows, idx: np.ndarray):
+    """Rows `idx` of a NumPy array or of a pandas DataFrame."""
+    return rows.iloc[idx] if hasattr(rows, "iloc") else rows[idx]
+
+
 def build_data(cfg: DictConfig, preprocessing: dict | None = None) -> DataBundle:
-    """Build the data set. `preprocessing` (from a checkpoint) replaces the fitted statistics."""
+    """Build the data set. `preprocessing` (from a checkpoint) replaces fitting on the training split."""
     data = OmegaConf.to_container(cfg.dataset, resolve=True)
     raw: RawData = DATASETS.build(data["name"], where="dataset", **_factory_kwargs(data))
+    prep = raw.preprocessor or Preprocessor(standardize=bool(data.get("standardize")))
     classification = raw.kind == "classification"
     has_test = raw.x_test is not None
     tr, va, te = split_indices(len(raw.x), raw.y, data["split"], classification, has_test)
-    x_test, y_test = (raw.x_test, raw.y_test) if has_test else (raw.x[te], raw.y[te])
-
-    prep = dict(preprocessing or {})
-    x_train = raw.x[tr].astype(np.float32)
-    if data.get("standardize") and "mean" not in prep:
-        scaler = StandardScaler().fit(x_train.reshape(len(x_train), -1))
-        prep.update(mean=scaler.mean_.tolist(), scale=scaler.scale_.tolist())
-
-    def features(x: np.ndarray) -> torch.Tensor:
-        x = x.astype(np.float32)
-        if "mean" in prep:
-            shape = x.shape
-            x = ((x.reshape(len(x), -1) - np.asarray(prep["mean"], np.float32)) / np.asarray(prep["scale"], np.float32))
-            x = x.reshape(shape).astype(np.float32)
-        return torch.from_numpy(np.ascontiguousarray(x))
+    x_test, y_test = (raw.x_test, raw.y_test) if has_test else (take(raw.x, te), raw.y[te])
+    state = dict(preprocessing) if preprocessing is not None else prep.fit(take(raw.x, tr), raw.y[tr])
 
     if classification:
         classes = raw.class_names or [str(c) for c in range(int(raw.y.max()) + 1)]
-        num_classes = len(classes)
-        binary = num_classes == 2
-        targets = lambda y: torch.as_tensor(y, dtype=torch.float32 if binary else torch.long)  # noqa: E731
-        output_size = 1 if binary else num_classes
+        binary = len(classes) == 2
+        targets = lambda y: torch.as_tensor(np.asarray(y), dtype=torch.float32 if binary else torch.long)  # noqa: E731
+        info = DataInfo(raw.kind, (), 1 if binary else len(classes), len(classes), list(classes))
     else:
-        classes, num_classes = [], 0
-        targets = lambda y: torch.as_tensor(np.asarray(y, np.float32).reshape(len(y), -1))  # noqa: E731
-        output_size = int(np.prod(raw.y.shape[1:])) if raw.y.ndim > 1 else 1
+        targets = lambda y: torch.as_tensor(  # noqa: E731
+            np.asarray(prep.transform_target(np.asarray(y, np.float32), state), np.float32).reshape(len(y), -1))
+        width = int(np.prod(raw.y.shape[1:])) if raw.y.ndim > 1 else 1
+        info = DataInfo(raw.kind, (), width, target_shift=float(state.get("target_shift", 0.0)),
+                        target_scale=float(state.get("target_scale", 1.0)))
 
     def split(x, y) -> Split | None:
-        return Split(features(x), targets(y)) if len(x) else None
+        if x is None or len(x) == 0:
+            return None
+        return Split(torch.from_numpy(np.ascontiguousarray(prep.transform(x, state))), targets(y))
 
-    info = DataInfo(raw.kind, tuple(raw.x.shape[1:]), output_size, num_classes, list(classes))
-    return DataBundle(
-        info=info,
-        train=split(raw.x[tr], raw.y[tr]),
-        val=split(raw.x[va], raw.y[va]),
-        test=split(x_test, y_test) if x_test is not None and len(x_test) else None,
-        preprocessing=prep,
-    )
+    bundle = DataBundle(info, split(take(raw.x, tr), raw.y[tr]), split(take(raw.x, va), raw.y[va]),
+                        split(x_test, y_test), preprocessing=state)
+    info.input_shape = tuple(bundle.train.x.shape[1:])
+    return bundle

@@ -64,7 +64,11 @@ class SupervisedTask(Task):
     def epoch_metrics(self, outputs):
         scores = torch.cat([o[0] for o in outputs]).cpu().numpy()
         targets = torch.cat([o[1] for o in outputs]).cpu().numpy()
-        return M.compute(self.metric_names, targets, scores, self.metric_ctx)
+        return M.compute(self.metric_names, *self.in_data_units(targets, scores), self.metric_ctx)
+
+    def in_data_units(self, targets, scores):
+        """Targets and predictions in the data's original units (undoing any target scaling)."""
+        return targets, scores
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -79,8 +83,7 @@ class SupervisedTask(Task):
     def evaluate(self, split: Split, batch_size: int) -> dict[str, float]:
         out = self.predict(split.x, batch_size)
         loss = float(self.loss_fn(self._loss_input(out), split.y))
-        scores = self._scores(out).cpu().numpy()
-        return {"loss": loss, **M.compute(self.metric_names, split.y.cpu().numpy(), scores, self.metric_ctx)}
+        return {"loss": loss, **self.epoch_metrics([(self._scores(out), split.y)])}
 
     def log_keys(self) -> list[str]:
         return ["loss", *self.metric_names]
@@ -125,3 +128,7 @@ class RegressionTask(SupervisedTask):
 
     def default_metrics(self):
         return ["mae", "mse", "rmse", "r2"]
+
+    def in_data_units(self, targets, scores):
+        shift, scale = self.info.target_shift, self.info.target_scale
+        return targets * scale + shift, scores * scale + shift
