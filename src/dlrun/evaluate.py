@@ -45,13 +45,13 @@ def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", pr
     load_plugins(list(cfg.get("plugins") or []))
     device = resolve_device(DeviceConfig(**OmegaConf.to_container(cfg.device, resolve=True)))
     data = build_data(cfg, preprocessing=state["data"]["preprocessing"]).to(device)
-    part = getattr(data, split)
-    if part is None:
+    batches = data.batches(split, max(int(cfg.trainer.batch_size), 512))
+    if batches is None:
         raise ConfigError(f"this run has no {split} split")
     task = build_task(cfg, data.info)
     task.setup(device, None, None)
     restore(task, state, weights_only=True, source=ckpt_path)
-    metrics = task.evaluate(part, max(int(cfg.trainer.batch_size), 512))
+    metrics = task.evaluate(batches)
     return {"checkpoint": str(ckpt_path), "epoch": state["trainer"]["epoch"], **metrics}
 
 

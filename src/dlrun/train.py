@@ -63,7 +63,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
         log.info("resumed from %s after epoch %d", resume["_path"], trainer.epoch)
 
     history = trainer.fit(task, data)
-    test = task.evaluate(data.test, trainer.eval_batch_size) if data.test is not None else {}
+    test = task.evaluate(data.batches("test", trainer.eval_batch_size)) if data.test is not None else {}
     results = {"history": history, "best": checkpoint.best(), "test": test}
     write_json_atomic(results, run_dir / "metrics.json")
     if logger is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -87,13 +87,18 @@ class DataInfo:
 
 @dataclass
 class Split:
-    x: torch.Tensor
-    y: torch.Tensor
+    """One split: tensors in memory (the fast path) or a torch Dataset read by a DataLoader."""
+
+    x: torch.Tensor | None
+    y: torch.Tensor | None
+    dataset: Any = None  # a torch.utils.data.Dataset yielding (x, y) when the data is file-based
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.x) if self.x is not None else len(self.dataset)
 
     def to(self, device: torch.device) -> Split:
+        if self.x is None:
+            return self
         return Split(self.x.to(device), self.y.to(device))
 
 
@@ -104,7 +109,27 @@ class DataBundle:
     val: Split | None
     test: Split | None
     preprocessing: dict[str, Any] = field(default_factory=dict)  # plain data, saved in checkpoints
+    transform: Any = None  # a BatchTransform applied on the device to every batch (see datasets/images.py)
+    loader: str = "memory"  # memory: index tensors on the device; dataloader: torch DataLoader with workers
+    num_workers: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def to(self, device: torch.device) -> DataBundle:
+        if self.loader == "dataloader":  # the DataLoader moves each batch; the data stays on the CPU
+            return replace(self, device=device)
         move = lambda s: s.to(device) if s is not None else None  # noqa: E731
-        return DataBundle(self.info, move(self.train), move(self.val), move(self.test), self.preprocessing)
+        return replace(self, train=move(self.train), val=move(self.val), test=move(self.test), device=device)
+
+    def split(self, name: str) -> Split | None:
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+    def batches(self, name: str, batch_size: int, train: bool = False, seed: int = 0):
+        """An iterable of (x, y) batches on the device; shuffled by a seeded per-epoch permutation if `train`."""
+        from dlrun.datasets.batches import LoaderBatches, TensorBatches
+
+        split = self.split(name)
+        if split is None:
+            return None
+        if self.loader == "dataloader":
+            return LoaderBatches(split, batch_size, train, seed, self.transform, self.device, self.num_workers)
+        return TensorBatches(split, batch_size, train, seed, self.transform)

@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from dlrun.datasets.base import DataInfo, Split
+from dlrun.datasets.base import DataInfo
 from dlrun.registry import Registry
 
 TASKS = Registry("task")
@@ -71,8 +71,8 @@ class Task:
         """Metrics of a whole epoch's training predictions (empty if the task has none)."""
         return {}
 
-    def evaluate(self, split: Split, batch_size: int) -> dict[str, float]:
-        """Loss and metrics over a whole split, in eval mode, without gradients."""
+    def evaluate(self, batches) -> dict[str, float]:
+        """Loss and metrics over a whole split (an iterable of batches), in eval mode, without gradients."""
         raise NotImplementedError
 
     def log_keys(self) -> list[str]:

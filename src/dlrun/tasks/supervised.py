@@ -6,7 +6,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun import metrics as M
-from dlrun.datasets.base import DataInfo, Split
+from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
 from dlrun.losses import LOSSES
 from dlrun.models import build_model
@@ -71,19 +71,20 @@ class SupervisedTask(Task):
         return targets, scores
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-        """Raw model outputs (logits or values) for every row, in eval mode."""
+    def predict(self, batches) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw model outputs (logits or values) and targets for every batch, in eval mode."""
         self.train(False)
-        outs = []
-        for lo in range(0, len(x), batch_size):
+        outs, ys = [], []
+        for x, y in batches:
             with self.autocast():
-                outs.append(self.model(x[lo : lo + batch_size]).float())
-        return torch.cat(outs) if outs else torch.empty(0)
+                outs.append(self.model(x).float())
+            ys.append(y)
+        return torch.cat(outs), torch.cat(ys)
 
-    def evaluate(self, split: Split, batch_size: int) -> dict[str, float]:
-        out = self.predict(split.x, batch_size)
-        loss = float(self.loss_fn(self._loss_input(out), split.y))
-        return {"loss": loss, **self.epoch_metrics([(self._scores(out), split.y)])}
+    def evaluate(self, batches) -> dict[str, float]:
+        out, y = self.predict(batches)
+        loss = float(self.loss_fn(self._loss_input(out), y))
+        return {"loss": loss, **self.epoch_metrics([(self._scores(out), y)])}
 
     def log_keys(self) -> list[str]:
         return ["loss", *self.metric_names]

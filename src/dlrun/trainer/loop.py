@@ -17,7 +17,6 @@ import torch
 
 from dlrun.callbacks.base import Callback
 from dlrun.datasets.base import DataBundle
-from dlrun.datasets.batches import TensorBatches
 from dlrun.errors import TrainingDiverged
 from dlrun.tasks.base import Task
 from dlrun.trainer.config import TrainerConfig
@@ -46,7 +45,8 @@ class Trainer:
         self.task = task
         splits = ["train"] + (["val"] if data.val is not None else [])
         self.log_keys = [f"{s}/{k}" for s in splits for k in task.log_keys()] + ["lr"]
-        batches = TensorBatches(data.train, self.cfg.batch_size, shuffle=True, seed=self.seed)
+        batches = data.batches("train", self.cfg.batch_size, train=True, seed=self.seed)
+        val_batches = data.batches("val", self.eval_batch_size)
         self.example_batch = next(iter(batches), None)
         self._call("on_fit_start")
         for epoch in range(self.epoch + 1, self.cfg.max_epochs + 1):
@@ -57,15 +57,15 @@ class Trainer:
             logs: dict[str, float] = {"epoch": epoch, "lr": task.lr}
             batches.set_epoch(epoch)
             logs.update(self.train_epoch(task, batches, epoch))
-            if data.val is not None:
-                logs.update({f"val/{k}": v for k, v in task.evaluate(data.val, self.eval_batch_size).items()})
+            if val_batches is not None:
+                logs.update({f"val/{k}": v for k, v in task.evaluate(val_batches).items()})
             self.history.append(logs)
             log.info(self._summary_line(logs))
             self._call("on_epoch_end", epoch, logs)
         self._call("on_fit_end")
         return self.history
 
-    def train_epoch(self, task: Task, batches: TensorBatches, epoch: int) -> dict[str, float]:
+    def train_epoch(self, task: Task, batches, epoch: int) -> dict[str, float]:
         task.train(True)
         sums: dict[str, torch.Tensor] = {}
         losses: list[torch.Tensor] = []
