@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Subset
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData, Split
+from dlrun.datasets.images import BatchTransform, ImageData, channel_stats
 from dlrun.datasets.splits import check_split, split_indices
 from dlrun.errors import ConfigError
 
-GENERIC_KEYS = ("name", "split", "standardize")
+GENERIC_KEYS = ("name", "split", "standardize", "normalize", "augment", "loader", "num_workers", "memory_limit_mb")
+LOADERS = ("auto", "memory", "dataloader")
 
 
 def _factory_kwargs(cfg: dict) -> dict:
@@ -23,6 +26,28 @@ def check_data_config(cfg: DictConfig) -> None:
     if not isinstance(data.get("standardize", False), bool):
         raise ConfigError(f"dataset.standardize must be true or false, got {data['standardize']!r}")
     check_split(data["split"])
+    if "loader" in data:
+        check_image_keys(data)
+
+
+def check_image_keys(data: dict) -> None:
+    from dlrun.datasets.images import NORMALIZE
+
+    if data["loader"] not in LOADERS:
+        raise ConfigError(f"dataset.loader must be one of {', '.join(LOADERS)}, got '{data['loader']}'")
+    if data.get("normalize") not in NORMALIZE:
+        raise ConfigError(f"dataset.normalize must be one of {', '.join(NORMALIZE)}, got '{data.get('normalize')}'")
+    augment = data.get("augment") or {}
+    unknown = set(augment) - {"crop_padding", "hflip"}
+    if unknown:
+        raise ConfigError(f"unknown config key 'dataset.augment.{sorted(unknown)[0]}' (known: crop_padding, hflip)")
+    if not isinstance(augment.get("crop_padding", 0), int) or augment.get("crop_padding", 0) < 0:
+        raise ConfigError(f"dataset.augment.crop_padding must be an integer >= 0, got {augment.get('crop_padding')!r}")
+    if not isinstance(augment.get("hflip", False), bool):
+        raise ConfigError(f"dataset.augment.hflip must be true or false, got {augment.get('hflip')!r}")
+    for key in ("num_workers", "memory_limit_mb"):
+        if not isinstance(data.get(key, 0), int) or data.get(key, 0) < 0:
+            raise ConfigError(f"dataset.{key} must be an integer >= 0, got {data.get(key)!r}")
 
 
 def take(rows, idx: np.ndarray):
@@ -34,6 +59,8 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None) -> DataBundle
     """Build the data set. `preprocessing` (from a checkpoint) replaces fitting on the training split."""
     data = OmegaConf.to_container(cfg.dataset, resolve=True)
     raw: RawData = DATASETS.build(data["name"], where="dataset", **_factory_kwargs(data))
+    if isinstance(raw, ImageData):
+        return build_image_data(raw, data, preprocessing)
     prep = raw.preprocessor or Preprocessor(standardize=bool(data.get("standardize")))
     classification = raw.kind == "classification"
     has_test = raw.x_test is not None
@@ -62,3 +89,52 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None) -> DataBundle
                         split(x_test, y_test), preprocessing=state)
     info.input_shape = tuple(bundle.train.x.shape[1:])
     return bundle
+
+
+def build_image_data(raw: ImageData, data: dict, preprocessing: dict | None) -> DataBundle:
+    """Images: official test set kept apart, validation from the training images, uint8 until the batch."""
+    check_image_keys(data)
+    has_test = raw.x_test is not None
+    tr, va, te = split_indices(len(raw.y), raw.y.numpy(), data["split"], True, has_test)
+    mode = data["loader"]
+    if raw.x is None:  # file-based: decode once into memory when it fits, else stream with a DataLoader
+        fits = len(raw.y) * int(np.prod(raw.shape)) <= data.get("memory_limit_mb", 1024) * 2**20
+        if mode == "memory" or (mode == "auto" and fits):
+            raw.x = decode_all(raw.dataset, data.get("num_workers", 0))
+    if mode == "auto":
+        mode = "memory" if raw.x is not None else "dataloader"
+
+    def split(idx: np.ndarray, x=None, y=None) -> Split | None:
+        if x is not None:
+            return Split(x, y)
+        if len(idx) == 0:
+            return None
+        idx_t = torch.as_tensor(idx)
+        if raw.x is not None:
+            return Split(raw.x[idx_t], raw.y[idx_t])
+        return Split(None, raw.y[idx_t], dataset=Subset(raw.dataset, idx.tolist()))
+
+    train, val = split(tr), split(va)
+    test = split(te, raw.x_test, raw.y_test) if has_test else split(te)
+    state = dict(preprocessing) if preprocessing is not None else {}
+    if "mean" not in state:
+        mean, std = channel_stats(train.x if train.x is not None else train.dataset, data["normalize"])
+        state.update(mean=mean, std=std, normalize=data["normalize"])
+    augment = data.get("augment") or {}
+    transform = BatchTransform(state["mean"], state["std"], augment.get("crop_padding", 0), augment.get("hflip", False))
+
+    classes = raw.class_names
+    if len(classes) == 2:  # one logit: float targets for BCE
+        for s in (train, val, test):
+            if s is not None:
+                s.y = s.y.float()
+    shape = tuple(train.x.shape[1:]) if train.x is not None else tuple(raw.shape)
+    info = DataInfo("classification", shape, 1 if len(classes) == 2 else len(classes), len(classes), list(classes))
+    return DataBundle(info, train, val, test, preprocessing=state, transform=transform, loader=mode,
+                      num_workers=data.get("num_workers", 0))
+
+
+def decode_all(dataset, num_workers: int) -> torch.Tensor:
+    """Decode every image of a Dataset once into one uint8 tensor."""
+    loader = DataLoader(dataset, batch_size=256, num_workers=num_workers)
+    return torch.cat([x for x, _ in loader]).contiguous()
