@@ -79,4 +79,5 @@ class LoaderBatches(_Batches):
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for x, y in self.loader:
-            yield self._finish(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+            y = y.to(self.device, dtype=self.split.y.dtype, non_blocking=True)  # float labels for a binary task
+            yield self._finish(x.to(self.device, non_blocking=True), y)

@@ -21,8 +21,9 @@ def _present(root: Path) -> bool:
 class _CIFAR10(tvd.CIFAR10):
     """torchvision's CIFAR10, checking that the batch files exist rather than their checksums."""
 
-    def _check_integrity(self) -> bool:
-        return _present(Path(self.root))
+    train_list = [[name, None] for name, _ in tvd.CIFAR10.train_list]
+    test_list = [[name, None] for name, _ in tvd.CIFAR10.test_list]
+    meta = {**tvd.CIFAR10.meta, "md5": None}
 
 
 @DATASETS.register("cifar10")
