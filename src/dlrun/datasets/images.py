@@ -63,8 +63,14 @@ class BatchTransform:
         if train and self.hflip:
             flip = torch.rand(len(x), device=x.device) < 0.5
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        if self.identity:  # normalize=unit: [0,1] already
+            return x
         mean, std = self._on(x.device)
-        return (x - mean) / std
+        return x.sub_(mean).div_(std)
+
+    @property
+    def identity(self) -> bool:
+        return all(m == 0 for m in self.mean) and all(s == 1 for s in self.std)
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Back to [0,1] for pictures."""

@@ -1,0 +1,79 @@
+"""`make bench`: speed and memory of dlrun against baselines measured in the same run, as ratios.
+
+Each measurement runs in its own process (so peak memory is its own). Results are printed as a
+table and written to benchmarks/results.json with a description of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_variant(variant: str, model: str, limit: int) -> dict:
+    out = subprocess.run([sys.executable, str(HERE / "epoch_bench.py"), variant, "--model", model, "--limit", str(limit)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cli_startup(repeats: int = 5) -> dict:
+    """`dlrun --help` against a bare `python -c pass`, best of several runs."""
+    def best(cmd):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return {"dlrun_help_s": best([sys.executable, "-m", "dlrun", "--help"]),
+            "python_bare_s": best([sys.executable, "-c", "pass"])}
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    return f"{platform.system()} {cpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}, threads {torch.get_num_threads()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cnn-limit", type=int, default=12000, help="CNN epochs use the first N training images")
+    parser.add_argument("--skip-cnn", action="store_true")
+    args = parser.parse_args()
+
+    results = {"machine": machine(), "startup": cli_startup(), "epochs": {}}
+    plans = [("mlp", 0)] + ([] if args.skip_cnn else [("cnn", args.cnn_limit)])
+    for model, limit in plans:
+        rows = {v: run_variant(v, model, limit) for v in ("tensors", "loader", "dlrun")}
+        rows["ratios"] = {"dlrun_vs_tensors": rows["dlrun"]["seconds"] / rows["tensors"]["seconds"],
+                          "dlrun_vs_loader": rows["dlrun"]["seconds"] / rows["loader"]["seconds"]}
+        rows["images"] = limit or 60000
+        results["epochs"][model] = rows
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+    print(f"machine: {results['machine']}")
+    s = results["startup"]
+    print(f"dlrun --help: {s['dlrun_help_s']:.3f} s (bare python: {s['python_bare_s']:.3f} s; target < 0.5 s)")
+    print(f"{'Fashion-MNIST epoch':<26}{'tensor loop':>12}{'DataLoader':>12}{'dlrun':>10}{'dlrun/tensor':>14}{'dlrun/loader':>14}")
+    for model, rows in results["epochs"].items():
+        label = f"{model} ({rows['images']} images)"
+        print(f"{label:<26}{rows['tensors']['seconds']:>11.2f}s{rows['loader']['seconds']:>11.2f}s"
+              f"{rows['dlrun']['seconds']:>9.2f}s{rows['ratios']['dlrun_vs_tensors']:>13.2f}x"
+              f"{rows['ratios']['dlrun_vs_loader']:>13.2f}x")
+        print(f"{'  peak RSS (MB)':<26}{rows['tensors']['peak_rss_mb']:>12.0f}{rows['loader']['peak_rss_mb']:>12.0f}"
+              f"{rows['dlrun']['peak_rss_mb']:>10.0f}")
+    print("targets: dlrun/tensor <= 1.10x, dlrun/loader <= 0.65x")
+
+
+if __name__ == "__main__":
+    main()
