@@ -55,6 +55,15 @@ def test_mnist_from_idx_files_trains(cli, tmp_path):
     result = cli("train", "+experiment=mnist_mlp", "trainer.max_epochs=3", "hydra.run.dir=run")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["accuracy"] >= 0.9
+    from PIL import Image
+
+    assert Image.open(tmp_path / "run" / "inputs.png").size == (8 * 30 + 2, 8 * 30 + 2)  # 8x8 grid, 2px padding
+    assert Image.open(tmp_path / "run" / "worst_test.png").size[0] > 300
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"inputs", "worst_test"} <= set(events.Tags()["images"])
 
 
 def write_cifar(root, rng, per_batch=40):

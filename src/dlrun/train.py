@@ -20,6 +20,7 @@ from dlrun.datasets import build_data
 from dlrun.device import autocast_dtype, resolve_device
 from dlrun.errors import CheckpointError
 from dlrun.loggers import build_logger
+from dlrun.plots import image_grids
 from dlrun.reporting import print_summary
 from dlrun.tasks import build_task
 from dlrun.trainer import Trainer
@@ -62,8 +63,13 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
         trainer.load_state_dict(resume["trainer"])
         log.info("resumed from %s after epoch %d", resume["_path"], trainer.epoch)
 
+    images = data.transform is not None and data.info.kind == "classification"
+    if images:
+        image_grids.log_inputs(data, run_dir, logger)
     history = trainer.fit(task, data)
     test = task.evaluate(data.batches("test", trainer.eval_batch_size)) if data.test is not None else {}
+    if images and data.test is not None:
+        image_grids.log_worst(task, data, run_dir, logger, trainer.eval_batch_size)
     results = {"history": history, "best": checkpoint.best(), "test": test}
     write_json_atomic(results, run_dir / "metrics.json")
     if logger is not None:

@@ -57,7 +57,7 @@ class BatchTransform:
         return self._stats[device]
 
     def __call__(self, x: torch.Tensor, train: bool) -> torch.Tensor:
-        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float().clone()
         if train and self.crop_padding:
             x = random_crop(x, self.crop_padding)
         if train and self.hflip:

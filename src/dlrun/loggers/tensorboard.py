@@ -54,6 +54,14 @@ class TensorBoardLogger(Callback):
             self.writer.add_scalar(key, value)
         self.writer.close()
 
+    def add_image(self, tag: str, image, step: int = 0) -> None:
+        if self.writer is not None:
+            self.writer.add_image(tag, image, step)
+
+    def add_figure(self, tag: str, figure, step: int = 0) -> None:
+        if self.writer is not None:
+            self.writer.add_figure(tag, figure, step)
+
     def on_fit_end(self, trainer):
         if self.writer is not None:
             self.writer.flush()
