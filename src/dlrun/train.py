@@ -51,7 +51,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     callbacks = [SchedulerStep(), checkpoint, CSVLogger(), *build_extra_callbacks(_plain(cfg.callbacks))]
     if tcfg.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
-    logger = build_logger(checked.logger, _hparams(cfg))
+    logger = build_logger(checked.logger, run_dir, _hparams(cfg))
     if logger is not None:
         callbacks.append(logger)
 

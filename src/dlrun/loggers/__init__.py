@@ -26,9 +26,9 @@ class LoggerConfig:
         return cls(**values)
 
 
-def build_logger(cfg: LoggerConfig, hparams: dict) -> Callback | None:
+def build_logger(cfg: LoggerConfig, run_dir, hparams: dict) -> Callback | None:
     if cfg.name == "none":
         return None
     from dlrun.loggers.tensorboard import TensorBoardLogger
 
-    return TensorBoardLogger(hparams, cfg.histogram_every_n_epochs, cfg.log_graph)
+    return TensorBoardLogger(run_dir / "tensorboard", hparams, cfg.histogram_every_n_epochs, cfg.log_graph)

@@ -13,14 +13,20 @@ from dlrun.callbacks.base import Callback
 class TensorBoardLogger(Callback):
     priority = 70
 
-    def __init__(self, hparams: dict, histogram_every_n_epochs: int = 0, log_graph: bool = False):
+    def __init__(self, log_dir, hparams: dict, histogram_every_n_epochs: int = 0, log_graph: bool = False):
+        self.log_dir = str(log_dir)
         self.hparams = hparams
         self.histogram_every = histogram_every_n_epochs
         self.log_graph = log_graph
-        self.writer: SummaryWriter | None = None
+        self._writer: SummaryWriter | None = None
+
+    @property
+    def writer(self) -> SummaryWriter:
+        if self._writer is None:
+            self._writer = SummaryWriter(log_dir=self.log_dir)
+        return self._writer
 
     def on_fit_start(self, trainer):
-        self.writer = SummaryWriter(log_dir=str(trainer.run_dir / "tensorboard"))
         if self.log_graph and trainer.example_batch is not None:
             for name, model in trainer.task.models.items():
                 try:
@@ -43,8 +49,6 @@ class TensorBoardLogger(Callback):
 
     def on_run_end(self, results: dict) -> None:
         """Called by the run with its final metrics: the HParams tab entry of this run."""
-        if self.writer is None:
-            return
         metrics = {f"hparam/{k}": v for k, v in results.items() if isinstance(v, float) and math.isfinite(v)}
         exp, ssi, sei = hparams_summary(self.hparams, metrics)
         fw = self.writer.file_writer
@@ -55,13 +59,10 @@ class TensorBoardLogger(Callback):
         self.writer.close()
 
     def add_image(self, tag: str, image, step: int = 0) -> None:
-        if self.writer is not None:
-            self.writer.add_image(tag, image, step)
+        self.writer.add_image(tag, image, step)
 
     def add_figure(self, tag: str, figure, step: int = 0) -> None:
-        if self.writer is not None:
-            self.writer.add_figure(tag, figure, step)
+        self.writer.add_figure(tag, figure, step)
 
     def on_fit_end(self, trainer):
-        if self.writer is not None:
-            self.writer.flush()
+        self.writer.flush()
