@@ -12,12 +12,13 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 import dlrun
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
 from dlrun.datasets import build_data
-from dlrun.device import autocast_dtype, resolve_device
+from dlrun.device import autocast_dtype, distributed, resolve_device
 from dlrun.errors import CheckpointError
 from dlrun.loggers import build_logger
 from dlrun.plots import image_grids
@@ -32,51 +33,78 @@ log = logging.getLogger("dlrun")
 
 
 def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float | None:
-    """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor."""
+    """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor.
+
+    In a multi-process job every process runs this; only rank 0 writes files.
+    """
     run_dir = Path(run_dir)
     checked = validate(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     tcfg = checked.trainer
+    device = join_processes(checked.device)
+    main = distributed.is_main()
     seed_everything(cfg.seed)
-    device = resolve_device(checked.device)
     resume = _resume_state(tcfg.resume, run_dir)
 
     data = build_data(cfg, preprocessing=resume["data"]["preprocessing"] if resume else None).to(device)
     task = build_task(cfg, data.info)
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
-    log.info("%s on %s: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device,
+    log.info("%s on %s x %d: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device, distributed.world(),
              type(task).__name__, task.parameter_count(), len(data.train), len(data.val or []), len(data.test or []))
 
-    checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode)
-    callbacks = [SchedulerStep(), checkpoint, CSVLogger(), *build_extra_callbacks(_plain(cfg.callbacks))]
+    checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode, save=main)
+    callbacks = [SchedulerStep(), checkpoint, *build_extra_callbacks(_plain(cfg.callbacks))]
     if tcfg.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
-    logger = build_logger(checked.logger, run_dir, _hparams(cfg))
-    if logger is not None:
-        callbacks.append(logger)
+    logger = build_logger(checked.logger, run_dir, _hparams(cfg)) if main else None
+    callbacks += [CSVLogger(), logger] if main else []
 
     meta = {"config": _plain(cfg), "data": {"preprocessing": data.preprocessing, "info": asdict(data.info)},
             "dlrun_version": dlrun.__version__}
-    trainer = Trainer(tcfg, run_dir, cfg.seed, callbacks, meta=meta, progress=progress)
+    trainer = Trainer(tcfg, run_dir, cfg.seed, [c for c in callbacks if c is not None], meta=meta, progress=progress)
+    trainer.keep_global_batch = checked.device.keep_global_batch
     if resume:
         restore(task, resume, weights_only=False, source=resume["_path"])
         trainer.load_state_dict(resume["trainer"])
         log.info("resumed from %s after epoch %d", resume["_path"], trainer.epoch)
+    elif distributed.world() > 1:
+        torch.manual_seed(cfg.seed + 1_000 * distributed.rank())  # different dropout masks on each rank
+    if distributed.world() > 1:
+        task.wrap_ddp()
 
     images = data.transform is not None and data.info.kind == "classification"
-    if images:
+    if images and main:
         image_grids.log_inputs(data, run_dir, logger)
     history = trainer.fit(task, data)
     test = task.evaluate(data.batches("test", trainer.eval_batch_size)) if data.test is not None else {}
     if images and data.test is not None:
-        image_grids.log_worst(task, data, run_dir, logger, trainer.eval_batch_size)
+        out, targets = task.predict(data.batches("test", trainer.eval_batch_size))  # every rank: a collective
+        if main:
+            image_grids.log_worst(task._scores(out), targets, data, run_dir, logger)
     results = {"history": history, "best": checkpoint.best(), "test": test}
-    write_json_atomic(results, run_dir / "metrics.json")
-    if logger is not None:
-        logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})
-    print_summary(results, run_dir, tcfg.checkpoint.monitor)
+    if main:
+        write_json_atomic(results, run_dir / "metrics.json")
+        if logger is not None:
+            logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})
+        print_summary(results, run_dir, tcfg.checkpoint.monitor)
+    distributed.shutdown()
     best = results["best"].get(tcfg.checkpoint.monitor)
     return float(best) if best is not None and math.isfinite(best) else None
+
+
+def join_processes(device_cfg) -> torch.device:
+    """The device of this process; in a multi-process job, join the group and share the CPU threads."""
+    device = resolve_device(device_cfg)
+    if distributed.launched():
+        distributed.init(device.type, device_cfg.timeout_s)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        else:
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", distributed.world()))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+        if not distributed.is_main():
+            logging.getLogger().setLevel(logging.WARNING)  # one console summary: rank 0's
+    return device
 
 
 def restore(task, state: dict, weights_only: bool, source) -> None:

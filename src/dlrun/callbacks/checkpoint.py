@@ -13,15 +13,18 @@ class ModelCheckpoint(Callback):
 
     priority = 90  # after everything that changes state at epoch end, so the file holds it all
 
-    def __init__(self, monitor: str = "val/loss", mode: str = "auto"):
+    def __init__(self, monitor: str = "val/loss", mode: str = "auto", save: bool = True):
         self.monitor = Monitor(monitor, mode, "trainer.checkpoint")
+        self.save = save  # only rank 0 writes files in a multi-process run
 
     def on_fit_start(self, trainer):
         self.monitor.check_logged(trainer.log_keys)
 
     def on_epoch_end(self, trainer, epoch, logs):
         improved = self.monitor.update(epoch, logs)
-        state = trainer.checkpoint_state()  # includes this callback's updated state
+        state = trainer.checkpoint_state()  # includes this callback's updated state (a collective: every rank)
+        if not self.save:
+            return
         folder = trainer.run_dir / "checkpoints"
         save_atomic(state, folder / "last.pt")
         if improved:

@@ -43,8 +43,8 @@ class EarlyStopping(Callback):
 
     def on_fit_end(self, trainer):
         if self.restore_best and self.best_weights is not None and self.monitor.best_epoch != trainer.epoch:
-            for name, model in trainer.task.models.items():
-                model.load_state_dict(self.best_weights[name])
+            for name in trainer.task.models:
+                trainer.task.net(name).load_state_dict(self.best_weights[name])
             log.info("restored the weights of epoch %d (%s %.6g)", self.monitor.best_epoch, self.monitor.key,
                      self.monitor.best)
 

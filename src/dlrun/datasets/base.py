@@ -126,10 +126,12 @@ class DataBundle:
     def batches(self, name: str, batch_size: int, train: bool = False, seed: int = 0):
         """An iterable of (x, y) batches on the device; shuffled by a seeded per-epoch permutation if `train`."""
         from dlrun.datasets.batches import LoaderBatches, TensorBatches
+        from dlrun.device import distributed
 
         split = self.split(name)
         if split is None:
             return None
+        shard = (distributed.rank(), distributed.world())  # each process sees its own share of the split
         if self.loader == "dataloader":
-            return LoaderBatches(split, batch_size, train, seed, self.transform, self.device, self.num_workers)
-        return TensorBatches(split, batch_size, train, seed, self.transform)
+            return LoaderBatches(split, batch_size, train, seed, self.transform, self.device, self.num_workers, *shard)
+        return TensorBatches(split, batch_size, train, seed, self.transform, *shard)

@@ -21,16 +21,39 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
+def shard(n: int, seed: int, epoch: int, train: bool, rank: int = 0, world: int = 1) -> torch.Tensor:
+    """The row indices this process sees in one epoch.
+
+    Training: the epoch's permutation, padded by wrapping to a multiple of `world` and dealt out
+    round-robin (as DistributedSampler does), so every rank takes the same number of steps.
+    Evaluation: a contiguous chunk per rank, no padding, so gathering in rank order gives the split.
+    """
+    if train:
+        order = epoch_permutation(n, seed, epoch)
+        if world > 1:
+            order = torch.cat([order, order[: (-n) % world]])[rank::world]
+        return order
+    lo, hi = n * rank // world, n * (rank + 1) // world
+    return torch.arange(lo, hi)
+
+
 class _Batches:
-    def __init__(self, split: Split, batch_size: int, train: bool, seed: int, transform):
+    def __init__(self, split: Split, batch_size: int, train: bool, seed: int, transform, rank: int = 0,
+                 world: int = 1):
         self.split, self.batch_size, self.train, self.seed, self.transform = split, batch_size, train, seed, transform
+        self.rank, self.world = rank, world
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def indices(self) -> torch.Tensor:
+        return shard(len(self.split), self.seed, self.epoch, self.train, self.rank, self.world)
+
     def __len__(self) -> int:
-        return math.ceil(len(self.split) / self.batch_size)
+        n = len(self.split)
+        rows = math.ceil(n / self.world) if self.train else n * (self.rank + 1) // self.world - n * self.rank // self.world
+        return math.ceil(rows / self.batch_size)
 
     def _finish(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return (self.transform(x, self.train) if self.transform is not None else x), y
@@ -41,15 +64,14 @@ class TensorBatches(_Batches):
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.split.x, self.split.y
-        n = len(x)
-        order = epoch_permutation(n, self.seed, self.epoch).to(x.device) if self.train else None
-        for b in range(len(self)):
-            lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, n)
-            if order is None:
-                yield self._finish(x[lo:hi], y[lo:hi])
-            else:
-                idx = order[lo:hi]
-                yield self._finish(x[idx], y[idx])
+        if not self.train and self.world == 1:  # plain slices: no copy
+            for lo in range(0, len(x), self.batch_size):
+                yield self._finish(x[lo : lo + self.batch_size], y[lo : lo + self.batch_size])
+            return
+        order = self.indices().to(x.device)
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            yield self._finish(x[idx], y[idx])
 
 
 class _PermutationSampler(Sampler):
@@ -57,20 +79,18 @@ class _PermutationSampler(Sampler):
         self.owner = owner
 
     def __len__(self) -> int:
-        return len(self.owner.split)
+        return len(self.owner.indices())
 
     def __iter__(self):
-        o = self.owner
-        n = len(o.split)
-        order = epoch_permutation(n, o.seed, o.epoch) if o.train else torch.arange(n)
-        return iter(order.tolist())
+        return iter(self.owner.indices().tolist())
 
 
 class LoaderBatches(_Batches):
     """A torch DataLoader (workers, pinned memory, persistent workers) that decodes samples on the CPU."""
 
-    def __init__(self, split, batch_size, train, seed, transform, device: torch.device, num_workers: int):
-        super().__init__(split, batch_size, train, seed, transform)
+    def __init__(self, split, batch_size, train, seed, transform, device: torch.device, num_workers: int,
+                 rank: int = 0, world: int = 1):
+        super().__init__(split, batch_size, train, seed, transform, rank, world)
         dataset = split.dataset if split.dataset is not None else TensorDataset(split.x, split.y)
         self.device = device
         self.loader = DataLoader(dataset, batch_size=batch_size, sampler=_PermutationSampler(self),

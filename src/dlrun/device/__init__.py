@@ -16,19 +16,39 @@ log = logging.getLogger(__name__)
 @dataclass
 class DeviceConfig:
     type: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    count: int = 1
+    count: int | Literal["all"] = 1
     precision: Literal[32, "32", "bf16", "fp16"] = 32
+    nodes: int = 1
+    rdzv_endpoint: str | None = None
+    max_restarts: int = 0
+    timeout_s: float = 300.0
+    keep_global_batch: bool = False
 
     def __post_init__(self):
-        if self.count != 1:
-            raise ConfigError(f"device.count must be 1 in this version (multi-process training is not built yet), got {self.count}")
+        if self.count != "all" and self.count < 1:
+            raise ConfigError(f"device.count must be >= 1 or 'all', got {self.count}")
+        if self.nodes < 1 or self.max_restarts < 0 or self.timeout_s <= 0:
+            raise ConfigError("device.nodes must be >= 1, device.max_restarts >= 0 and device.timeout_s > 0")
+
+    def processes(self) -> int:
+        """Processes per node: device.count, or every visible GPU for 'all'."""
+        if self.count != "all":
+            return int(self.count)
+        if self.type in ("auto", "cuda") and torch.cuda.is_available():
+            return torch.cuda.device_count()
+        raise ConfigError("device.count=all counts visible GPUs and there are none; give a number of CPU processes")
 
 
 def resolve_device(cfg: DeviceConfig) -> torch.device:
+    from dlrun.device import distributed
+
+    _, local_rank, _ = distributed.env_world()
     if cfg.type == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
         return torch.device("cpu")
+    if cfg.type == "cuda" and torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     if cfg.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device.type=cuda but no CUDA GPU is visible; use device.type=auto or cpu")
     if cfg.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):

@@ -63,10 +63,9 @@ def log_inputs(data, run_dir: Path, logger) -> None:
         logger.add_image("inputs", grid)
 
 
-def log_worst(task, data, run_dir: Path, logger, batch_size: int) -> None:
+def log_worst(probs: torch.Tensor, targets: torch.Tensor, data, run_dir: Path, logger) -> None:
     """After the test: the 25 worst-classified test images (worst_test.png, TensorBoard 'worst_test')."""
-    out, targets = task.predict(data.batches("test", batch_size))
-    fig = worst_classified(_first_images(data.test), task._scores(out), targets, data.info.class_names,
+    fig = worst_classified(_first_images(data.test), probs, targets, data.info.class_names,
                            Path(run_dir) / "worst_test.png")
     if logger is not None:
         logger.add_figure("worst_test", fig)

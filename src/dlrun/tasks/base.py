@@ -43,6 +43,20 @@ class Task:
     def train(self, mode: bool = True) -> None:
         self.models.train(mode)
 
+    def wrap_ddp(self) -> None:
+        """Wrap every trainable network in DistributedDataParallel (called when several processes train)."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        for name, module in self.models.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.models[name] = DDP(module, device_ids=ids)
+
+    def net(self, name: str) -> nn.Module:
+        """The network `name` without a DDP wrapper (for state dicts and inspection)."""
+        module = self.models[name]
+        return getattr(module, "module", module)
+
     def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         """zero_grad, backward, optional gradient clipping, step (with the fp16 scaler when active)."""
         optimizer.zero_grad(set_to_none=True)
@@ -87,15 +101,15 @@ class Task:
 
     def state_dict(self) -> dict:
         return {
-            "models": {k: m.state_dict() for k, m in self.models.items()},
+            "models": {k: self.net(k).state_dict() for k in self.models},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items() if s is not None},
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
         }
 
     def load_state_dict(self, state: dict, weights_only: bool = False) -> None:
-        for k, m in self.models.items():
-            m.load_state_dict(state["models"][k])
+        for k in self.models:
+            self.net(k).load_state_dict(state["models"][k])
         if weights_only:
             return
         for k, o in self.optimizers.items():

@@ -7,6 +7,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlrun import metrics as M
 from dlrun.datasets.base import DataInfo
+from dlrun.device import distributed
 from dlrun.errors import ConfigError
 from dlrun.losses import LOSSES
 from dlrun.models import build_model
@@ -49,7 +50,7 @@ class SupervisedTask(Task):
     def training_step(self, batch):
         x, y = batch
         with self.autocast():
-            out = self.model(x)
+            out = self.models["model"](x)  # through the DDP wrapper when there is one
             loss = self.loss_fn(self._loss_input(out).float(), y)
         total = loss
         logs = {"loss": loss.detach()}
@@ -57,7 +58,7 @@ class SupervisedTask(Task):
             penalty = self.reg.penalty(self.penalized)
             total = loss + penalty
             logs["penalty"] = penalty.detach()
-        self.optimize(total, self.optimizers["model"], self.model)
+        self.optimize(total, self.optimizers["model"], self.models["model"])
         logs["_outputs"] = (self._scores(out.detach().float()), y)
         return logs
 
@@ -72,14 +73,17 @@ class SupervisedTask(Task):
 
     @torch.no_grad()
     def predict(self, batches) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw model outputs (logits or values) and targets for every batch, in eval mode."""
+        """Raw model outputs (logits or values) and targets for every batch of the whole split, in eval mode.
+
+        With several processes each evaluates its share and the results are gathered in rank order.
+        """
         self.train(False)
         outs, ys = [], []
         for x, y in batches:
             with self.autocast():
                 outs.append(self.model(x).float())
             ys.append(y)
-        return torch.cat(outs), torch.cat(ys)
+        return distributed.gather_cat(torch.cat(outs)), distributed.gather_cat(torch.cat(ys))
 
     def evaluate(self, batches) -> dict[str, float]:
         out, y = self.predict(batches)

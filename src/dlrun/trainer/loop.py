@@ -17,6 +17,7 @@ import torch
 
 from dlrun.callbacks.base import Callback
 from dlrun.datasets.base import DataBundle
+from dlrun.device import distributed
 from dlrun.errors import TrainingDiverged
 from dlrun.tasks.base import Task
 from dlrun.trainer.config import TrainerConfig
@@ -39,13 +40,14 @@ class Trainer:
         self.task: Task | None = None
         self.log_keys: list[str] = []
         self.example_batch = None
+        self.keep_global_batch = False
 
     # ------------------------------------------------------------------ the loop
     def fit(self, task: Task, data: DataBundle) -> list[dict[str, float]]:
         self.task = task
         splits = ["train"] + (["val"] if data.val is not None else [])
         self.log_keys = [f"{s}/{k}" for s in splits for k in task.log_keys()] + ["lr"]
-        batches = data.batches("train", self.cfg.batch_size, train=True, seed=self.seed)
+        batches = data.batches("train", self.batch_size, train=True, seed=self.seed)
         val_batches = data.batches("val", self.eval_batch_size)
         self.example_batch = next(iter(batches), None)
         self._call("on_fit_start")
@@ -60,7 +62,8 @@ class Trainer:
             if val_batches is not None:
                 logs.update({f"val/{k}": v for k, v in task.evaluate(val_batches).items()})
             self.history.append(logs)
-            log.info(self._summary_line(logs))
+            if distributed.is_main():
+                log.info(self._summary_line(logs))
             self._call("on_epoch_end", epoch, logs)
         self._call("on_fit_end")
         return self.history
@@ -72,7 +75,7 @@ class Trainer:
         outputs: list = []
         seen = 0
         start = time.perf_counter()
-        with Progress(len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress) as bar:
+        with Progress(len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress and distributed.is_main()) as bar:
             for step, batch in enumerate(batches, start=1):
                 logs = task.training_step(batch)
                 n = len(batch[0])
@@ -90,13 +93,23 @@ class Trainer:
                     bar.update(step, loss)
                 self._call("on_batch_end", step, logs)
         train_time = time.perf_counter() - start
-        means = {f"train/{k}": float(v) / seen for k, v in sums.items()}
+        keys = list(sums)
+        totals = distributed.all_reduce_sum(torch.stack([sums[k] for k in keys] + [sums[keys[0]].new_tensor(seen)]))
+        seen = int(totals[-1])
+        means = {f"train/{k}": float(v) / seen for k, v in zip(keys, totals.tolist())}
         if not all(math.isfinite(v) for v in means.values()):
             self._diverged(epoch, losses)
         if outputs:
-            means.update({f"train/{k}": v for k, v in task.epoch_metrics(outputs).items()})
+            gathered = [(distributed.gather_cat(torch.cat([o[0] for o in outputs])),
+                         distributed.gather_cat(torch.cat([o[1] for o in outputs])))]
+            means.update({f"train/{k}": v for k, v in task.epoch_metrics(gathered).items()})
         means.update(train_time_s=train_time, train_samples=seen)
         return means
+
+    @property
+    def batch_size(self) -> int:
+        """Per-process batch: trainer.batch_size, or its share when device.keep_global_batch is set."""
+        return max(1, self.cfg.batch_size // distributed.world()) if self.keep_global_batch else self.cfg.batch_size
 
     @property
     def eval_batch_size(self) -> int:
@@ -126,7 +139,7 @@ class Trainer:
             "history": self.history,
             "should_stop": self.should_stop,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
-            "rng": rng_state(),
+            "rng": distributed.gather_objects(rng_state()),  # one state per process
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -134,7 +147,9 @@ class Trainer:
         for cb in self.callbacks:
             if cb.name in state["callbacks"]:
                 cb.load_state_dict(state["callbacks"][cb.name])
-        set_rng_state(state["rng"])
+        states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
+        # the same number of processes continues exactly; another number reseeds the extra ranks
+        set_rng_state(states[distributed.rank()] if len(states) == distributed.world() else states[0])
 
     def checkpoint_state(self) -> dict:
         return {"task": self.task.state_dict(), "trainer": self.state_dict(), **self.meta}

@@ -1,0 +1,48 @@
+"""Start N training processes with torch.distributed's elastic agent (what torchrun runs), from dlrun.
+
+The user keeps typing `dlrun train ... device.count=2`; each worker re-runs the same job in the same
+run directory with RANK/WORLD_SIZE set, so it trains instead of launching again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+
+from dlrun.errors import DlrunError
+
+
+class WorkerFailed(DlrunError):
+    """A training process failed; its own one-line error is already on the console."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(overrides: list[str], run_dir: str, nprocs: int, nodes: int, rdzv_endpoint: str | None,
+           max_restarts: int) -> None:
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(
+        min_nodes=nodes, max_nodes=nodes, nproc_per_node=nprocs, run_id=os.environ.get("DLRUN_RUN_ID", uuid.uuid4().hex[:8]),
+        rdzv_backend="c10d", rdzv_endpoint=rdzv_endpoint or f"127.0.0.1:{free_port()}", max_restarts=max_restarts,
+        monitor_interval=0.2, start_method="spawn")
+    keep = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
+    args = ["-m", "dlrun", "train", *keep, f"hydra.run.dir={run_dir}"]
+    try:
+        elastic_launch(config, sys.executable)(*args)
+    except ChildFailedError as exc:
+        rank, failure = min(exc.failures.items())
+        code = failure.exitcode if failure.exitcode and failure.exitcode > 0 else 1
+        raise WorkerFailed(f"training process of rank {rank} failed with exit code {failure.exitcode} "
+                           f"(its error is printed above)", code) from None
