@@ -42,7 +42,9 @@ def launch(overrides: list[str], run_dir: str, nprocs: int, nodes: int, rdzv_end
     try:
         elastic_launch(config, sys.executable)(*args)
     except ChildFailedError as exc:
-        rank, failure = min(exc.failures.items())
+        # the root cause: a process that exited with an error code, not one the agent then terminated
+        real = {r: f for r, f in exc.failures.items() if f.exitcode and f.exitcode > 0} or exc.failures
+        rank, failure = min(real.items(), key=lambda item: (item[1].timestamp, item[0]))
         code = failure.exitcode if failure.exitcode and failure.exitcode > 0 else 1
         raise WorkerFailed(f"training process of rank {rank} failed with exit code {failure.exitcode} "
                            f"(its error is printed above)", code) from None

@@ -1,0 +1,75 @@
+"""Several processes on this CPU with torch.distributed (gloo), launched by `dlrun train device.count=2`."""
+
+import json
+import textwrap
+import time
+
+import torch
+
+from conftest import train_in_process
+from dlrun.datasets.batches import shard
+
+COMMON = ["dataset=digits", "device.type=cpu", "trainer.max_epochs=4", "model.hidden=[32]", "logger=none"]
+
+
+def test_shards_are_disjoint_and_cover_the_epoch():
+    for n, world in ((10, 2), (11, 2), (7, 3)):
+        train = [shard(n, seed=3, epoch=2, train=True, rank=r, world=world) for r in range(world)]
+        assert len({len(t) for t in train}) == 1  # the same number of steps on every rank
+        every = torch.cat(train).tolist()
+        assert set(every) == set(range(n)) and len(every) - n == (-n) % world  # padding only to even out
+        evaluation = torch.cat([shard(n, 0, 0, False, r, world) for r in range(world)])
+        assert evaluation.tolist() == list(range(n))  # contiguous chunks: gathering keeps the order
+
+
+def test_two_processes_train_one_run_directory(cli, tmp_path):
+    # keep_global_batch: 16 rows per process x 2 = the 32 of the single-process run, the same number of steps
+    result = cli("train", *COMMON, "device.count=2", "device.keep_global_batch=true", "hydra.run.dir=ddp")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("dlrun summary") == 1 and result.stdout.count("epoch   1 ") == 1
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert [r["train_samples"] for r in metrics["history"]] == [1294] * 4  # the whole epoch, across ranks
+    assert sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
+    _, single = train_in_process(COMMON, tmp_path / "single")
+    assert abs(metrics["test"]["accuracy"] - single["test"]["accuracy"]) <= 0.03
+
+    # validation metrics reduced over both ranks equal one process's on the same weights
+    evaluated = cli("eval", "ddp", "--checkpoint", "last", "--split", "val", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    val = json.loads(evaluated.stdout)
+    last = metrics["history"][-1]
+    assert abs(val["loss"] - last["val/loss"]) < 1e-6 and val["accuracy"] == last["val/accuracy"]
+
+    # a checkpoint written by two processes resumes in one
+    _, resumed = train_in_process([*COMMON, "trainer.max_epochs=6", f"trainer.resume={tmp_path / 'ddp'}"],
+                                  tmp_path / "resumed")
+    assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3, 4, 5, 6]
+    assert resumed["history"][:4] == metrics["history"]
+
+
+FAILING = textwrap.dedent('''
+    from dlrun.callbacks import CALLBACKS, Callback
+    from dlrun.device import distributed
+
+
+    @CALLBACKS.register("fail_on_rank")
+    class FailOnRank(Callback):
+        def __init__(self, rank: int, epoch: int):
+            self.rank, self.epoch = rank, epoch
+
+        def on_epoch_start(self, trainer, epoch):
+            if distributed.rank() == self.rank and epoch == self.epoch:
+                raise RuntimeError(f"rank {self.rank} broke on purpose")
+''')
+
+
+def test_a_failing_rank_ends_the_job_with_its_message(cli, tmp_path):
+    (tmp_path / "failing.py").write_text(FAILING)
+    start = time.monotonic()
+    result = cli("train", *COMMON, "device.count=2", "device.timeout_s=30", "plugins=[failing]",
+                 "callbacks=[{name: fail_on_rank, rank: 1, epoch: 2}]", "hydra.run.dir=run")
+    assert result.returncode != 0
+    assert "rank 1 broke on purpose" in result.stderr
+    assert "dlrun: error: training process of rank 1 failed with exit code 1" in result.stderr
+    assert time.monotonic() - start < 120
+    assert not (tmp_path / "run" / "metrics.json").exists()
