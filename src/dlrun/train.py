@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 import dlrun
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
 from dlrun.datasets import build_data
-from dlrun.device import autocast_dtype, distributed, resolve_device
+from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device
 from dlrun.errors import CheckpointError
 from dlrun.loggers import build_logger
 from dlrun.plots import image_grids
@@ -49,6 +49,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     data = build_data(cfg, preprocessing=resume["data"]["preprocessing"] if resume else None).to(device)
     task = build_task(cfg, data.info)
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
+    if checked.device.channels_last and data.transform is not None:
+        data.transform.memory_format = torch.channels_last
     log.info("%s on %s x %d: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device, distributed.world(),
              type(task).__name__, task.parameter_count(), len(data.train), len(data.val or []), len(data.test or []))
 
@@ -69,6 +71,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
         log.info("resumed from %s after epoch %d", resume["_path"], trainer.epoch)
     elif distributed.world() > 1:
         torch.manual_seed(cfg.seed + 1_000 * distributed.rank())  # different dropout masks on each rank
+    task.speed_up(checked.device.compile, checked.device.channels_last)
     if distributed.world() > 1:
         task.wrap_ddp()
 
@@ -95,6 +98,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
 def join_processes(device_cfg) -> torch.device:
     """The device of this process; in a multi-process job, join the group and share the CPU threads."""
     device = resolve_device(device_cfg)
+    apply_backend_flags(device_cfg)
     if distributed.launched():
         distributed.init(device.type, device_cfg.timeout_s)
         if device.type == "cuda":

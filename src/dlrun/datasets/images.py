@@ -47,6 +47,7 @@ class BatchTransform:
     def __init__(self, mean: list[float], std: list[float], crop_padding: int = 0, hflip: bool = False):
         self.mean, self.std = mean, std
         self.crop_padding, self.hflip = crop_padding, hflip
+        self.memory_format = torch.contiguous_format  # device.channels_last sets torch.channels_last
         self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,10 +64,10 @@ class BatchTransform:
         if train and self.hflip:
             flip = torch.rand(len(x), device=x.device) < 0.5
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-        if self.identity:  # normalize=unit: [0,1] already
-            return x
-        mean, std = self._on(x.device)
-        return x.sub_(mean).div_(std)
+        if not self.identity:  # normalize=unit: [0,1] already
+            mean, std = self._on(x.device)
+            x = x.sub_(mean).div_(std)
+        return x.contiguous(memory_format=self.memory_format)
 
     @property
     def identity(self) -> bool:

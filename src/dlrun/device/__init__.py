@@ -23,8 +23,14 @@ class DeviceConfig:
     max_restarts: int = 0
     timeout_s: float = 300.0
     keep_global_batch: bool = False
+    compile: bool = False
+    channels_last: bool = False
+    deterministic: bool = False
+    benchmark: bool = False
 
     def __post_init__(self):
+        if self.deterministic and self.benchmark:
+            raise ConfigError("device.deterministic and device.benchmark exclude each other; pick one")
         if self.count != "all" and self.count < 1:
             raise ConfigError(f"device.count must be >= 1 or 'all', got {self.count}")
         if self.nodes < 1 or self.max_restarts < 0 or self.timeout_s <= 0:
@@ -68,3 +74,13 @@ def autocast_dtype(cfg: DeviceConfig, device: torch.device) -> torch.dtype | Non
         log.warning("device.precision=bf16 is not supported by this GPU; training in float32")
         return None
     return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def apply_backend_flags(cfg: DeviceConfig) -> None:
+    """Deterministic algorithms (reproducible, slower) or cuDNN autotuning (faster, not reproducible)."""
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    elif cfg.benchmark:
+        torch.backends.cudnn.benchmark = True

@@ -43,6 +43,14 @@ class Task:
     def train(self, mode: bool = True) -> None:
         self.models.train(mode)
 
+    def speed_up(self, compile: bool, channels_last: bool) -> None:
+        """Channels-last memory format and torch.compile (in place, so state-dict keys do not change)."""
+        for module in self.models.values():
+            if channels_last:
+                module.to(memory_format=torch.channels_last)
+            if compile:
+                module.compile()
+
     def wrap_ddp(self) -> None:
         """Wrap every trainable network in DistributedDataParallel (called when several processes train)."""
         from torch.nn.parallel import DistributedDataParallel as DDP
