@@ -73,3 +73,4 @@ def test_a_failing_rank_ends_the_job_with_its_message(cli, tmp_path):
     assert "dlrun: error: training process of rank 1 failed with exit code 1" in result.stderr
     assert time.monotonic() - start < 120
     assert not (tmp_path / "run" / "metrics.json").exists()
+
