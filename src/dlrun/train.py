@@ -15,11 +15,14 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 import dlrun
+from dlrun.baselines import baselines
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
 from dlrun.datasets import build_data
 from dlrun.device import autocast_dtype, resolve_device
 from dlrun.errors import CheckpointError
 from dlrun.loggers import build_logger
+from dlrun.models.summary import model_summary
+from dlrun.plots import draw_run
 from dlrun.reporting import print_summary
 from dlrun.tasks import build_task
 from dlrun.trainer import Trainer
@@ -45,6 +48,9 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
     log.info("%s on %s: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device,
              type(task).__name__, task.parameter_count(), len(data.train), len(data.val or []), len(data.test or []))
+    summary = model_summary(dict(task.models), data.train.x[:2])
+    log.info("%s", summary)
+    (run_dir / "model_summary.txt").write_text(summary + "\n", encoding="utf-8")
 
     checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode)
     callbacks = [SchedulerStep(), checkpoint, CSVLogger(), *build_extra_callbacks(_plain(cfg.callbacks))]
@@ -64,9 +70,11 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
 
     history = trainer.fit(task, data)
     test = task.evaluate(data.test, trainer.eval_batch_size) if data.test is not None else {}
-    results = {"history": history, "best": checkpoint.best(), "test": test}
+    results = {"history": history, "best": checkpoint.best(), "test": test, "baselines": baselines(task, data, cfg.seed)}
     write_json_atomic(results, run_dir / "metrics.json")
+    pictures = draw_run(checked.plots, run_dir, results, task, data)
     if logger is not None:
+        logger.log_images(pictures, trainer.epoch)
         logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})
     print_summary(results, run_dir, tcfg.checkpoint.monitor)
     best = results["best"].get(tcfg.checkpoint.monitor)

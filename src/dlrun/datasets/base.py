@@ -75,6 +75,7 @@ class DataInfo:
     class_names: list[str] = field(default_factory=list)
     target_shift: float = 0.0  # regression targets were scaled as (y - shift) / scale
     target_scale: float = 1.0
+    embeddings: list[list[int]] = field(default_factory=list)  # [levels, width] per embedded column; codes are the last inputs
 
     @property
     def in_features(self) -> int:

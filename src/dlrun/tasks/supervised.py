@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -79,6 +80,11 @@ class SupervisedTask(Task):
             with self.autocast():
                 outs.append(self.model(x[lo : lo + batch_size]).float())
         return torch.cat(outs) if outs else torch.empty(0)
+
+    def predictions(self, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+        """Class probabilities ((n,) of class 1 when binary), or values in the data's original units."""
+        scores = self._scores(self.predict(x, batch_size)).cpu().numpy()
+        return self.in_data_units(scores, scores)[1]
 
     def evaluate(self, split: Split, batch_size: int) -> dict[str, float]:
         out = self.predict(split.x, batch_size)

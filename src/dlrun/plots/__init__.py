@@ -1,0 +1,56 @@
+"""Pictures of a run (`conf/plots/default.yaml`): PNG files in the run directory, also logged to TensorBoard.
+
+matplotlib is imported only when a picture is drawn, through its object-oriented API (no pyplot,
+no global backend), so drawing works headless and never changes a user's matplotlib state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlrun.errors import ConfigError
+from dlrun.registry import check_kwargs
+
+
+@dataclass
+class PlotsConfig:
+    enabled: bool = True
+    skip_first: int = 0
+    dpi: int = 100
+
+    def __post_init__(self):
+        if self.skip_first < 0:
+            raise ConfigError(f"plots.skip_first must be >= 0, got {self.skip_first}")
+        if self.dpi < 20:
+            raise ConfigError(f"plots.dpi must be >= 20, got {self.dpi}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PlotsConfig:
+        check_kwargs(cls, values, "plots")
+        return cls(**values)
+
+
+def draw_run(cfg: PlotsConfig, run_dir: Path, results: dict, task, data) -> dict[str, Path]:
+    """Draw the run's pictures into `run_dir`; returns {name: PNG path}."""
+    if not cfg.enabled:
+        return {}
+    from dlrun.plots import figures
+
+    pictures = {"learning_curves": figures.learning_curves(results["history"], task.log_keys(), cfg.skip_first)}
+    name, split = ("test", data.test) if data.test is not None else ("val", data.val)
+    if split is not None and hasattr(task, "predictions"):
+        values = task.predictions(split.x)
+        targets = split.y.detach().cpu().numpy()
+        if data.info.kind == "classification":
+            pictures["confusion_matrix"] = figures.confusion_matrix(targets.astype(int), values, data.info.class_names,
+                                                                    name)
+        else:
+            truth = task.in_data_units(targets, targets)[0]
+            pictures["predicted_vs_true"] = figures.predicted_vs_true(truth, values, name)
+            pictures["residuals"] = figures.residuals(truth, values, name)
+    paths = {}
+    for key, fig in pictures.items():
+        paths[key] = run_dir / f"{key}.png"
+        fig.savefig(paths[key], dpi=cfg.dpi)
+    return paths
