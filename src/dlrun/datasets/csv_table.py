@@ -24,7 +24,7 @@ from dlrun.errors import ConfigError, DataError, did_you_mean
 log = logging.getLogger("dlrun")
 
 SEPARATORS = {"comma": ",", "tab": "\t", "semicolon": ";", "whitespace": "whitespace"}
-MAX_CLASSES_INFERRED = 10  # kind=auto: an integer target with at most this many values is a class label
+MAX_CLASSES_INFERRED = 10  # kind=auto: a target written as integers with at most this many values holds class labels
 
 
 @DATASETS.register("csv")
@@ -97,7 +97,8 @@ def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, opt
         if len(frame.columns) == len(names) - 1 and optional in names and not fmt.header:
             names.remove(optional)
         if len(frame.columns) != len(names):
-            raise DataError(f"{path} has {len(frame.columns)} columns but dataset.names lists {len(names)}: "
+            also = f" ({len(names) - 1} without the target '{optional}')" if optional in names else ""
+            raise DataError(f"{path} has {len(frame.columns)} column(s) but dataset.names lists {len(names)}{also}: "
                             f"{', '.join(names)}")
         frame.columns = names
     return frame
@@ -217,9 +218,9 @@ class CsvTable:
             return self.kind
         if not is_numeric(targets):
             return "classification"
-        values = parse_numbers(targets, self.target, str(self.path))
-        integers = bool(np.all(values == np.round(values)))
-        kind = "classification" if integers and len(np.unique(values)) <= MAX_CLASSES_INFERRED else "regression"
+        written = targets.astype(str).str.strip()
+        integers = bool(written.str.fullmatch(r"[+-]?\d+").all())  # "3" is a label, "3.0" a measurement
+        kind = "classification" if integers and written.nunique() <= MAX_CLASSES_INFERRED else "regression"
         log.info("%s: target '%s' -> %s (dataset.kind=auto; set dataset.kind to choose)", self.path, self.target, kind)
         return kind
 
