@@ -12,6 +12,7 @@ from sklearn.dummy import DummyClassifier, DummyRegressor
 
 from dlrun import metrics as M
 from dlrun.datasets.base import DataBundle
+from dlrun.tasks.supervised import SupervisedTask
 
 CLASSIFICATION = {"majority": "most_frequent", "stratified": "stratified"}
 REGRESSION = {"mean": "mean", "median": "median"}
@@ -22,7 +23,7 @@ def baselines(task, data: DataBundle, seed: int) -> dict:
     """{"split": "test", "majority": {"accuracy": ...}, ...}; {} when there is nothing to score on."""
     name = "test" if data.test is not None else "val"
     split = data.test if data.test is not None else data.val
-    if split is None or not getattr(task, "metric_names", None):
+    if split is None or not isinstance(task, SupervisedTask) or not task.metric_names:
         return {}
     y_train, y_eval = _targets(task, data.train), _targets(task, split)
     result: dict = {"split": name}

@@ -119,12 +119,13 @@ def eval_(ctx: typer.Context, path: Path = typer.Argument(..., help="A run direc
 
 
 @app.command()
-def predict(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT", help="A run directory or a checkpoint file of a run on a table (dataset=csv)."),
+def predict(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT",
+                                       help="A run directory or a checkpoint file of a run on a table (dataset=csv)."),
             input_file: Path = typer.Argument(..., metavar="INPUT.csv",
-                                              help="New rows, written like the training file (same sep, header or names); "
-                                                   "the target column may be left out."),
-            output: Optional[Path] = typer.Option(None, "-o", "--output",
-                                                  help="Write the rows with their predictions here (default: standard output)."),
+                                              help="New rows, written like the training file (same sep, header or "
+                                                   "names); the target column may be left out."),
+            output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the rows with their predictions "
+                                                                             "here (default: standard output)."),
             checkpoint: str = typer.Option("final", help="In a run directory: final (the weights the run ended with), "
                                                        "best or last.")) -> None:
     """Predict new rows: the input rows plus the predicted class and probabilities, or values in original units."""

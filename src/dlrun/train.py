@@ -70,7 +70,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
 
     history = trainer.fit(task, data)
     test = task.evaluate(data.test, trainer.eval_batch_size) if data.test is not None else {}
-    results = {"history": history, "best": checkpoint.best(), "test": test, "baselines": baselines(task, data, cfg.seed)}
+    results = {"history": history, "best": checkpoint.best(), "test": test,
+               "baselines": baselines(task, data, cfg.seed)}
     write_json_atomic(results, run_dir / "metrics.json")
     pictures = draw_run(checked.plots, run_dir, results, task, data)
     if logger is not None:

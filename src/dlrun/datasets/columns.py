@@ -49,7 +49,8 @@ def column_spec(column: str, spec: Any) -> dict:
     for key in spec:
         if key != "kind" and key not in options:
             known = [f"{where}.{k}" for k in ("kind", *options)]
-            raise ConfigError(f"unknown config key '{where}.{key}' for a {kind} column.{did_you_mean(f'{where}.{key}', known)}")
+            hint = did_you_mean(f"{where}.{key}", known)
+            raise ConfigError(f"unknown config key '{where}.{key}' for a {kind} column.{hint}")
     full = {"name": column, "kind": kind, **options, **{k: v for k, v in spec.items() if k != "kind"}}
     if kind in ENCODINGS and full["encoding"] not in ENCODINGS[kind]:
         raise ConfigError(f"{where}.encoding must be one of {', '.join(ENCODINGS[kind])}, got {full['encoding']!r}")
@@ -80,7 +81,8 @@ def parse_numbers(values, column: str, source: str) -> np.ndarray:
     bad = np.flatnonzero(given & ~np.isfinite(numbers))
     if len(bad):
         row = int(bad[0])
-        raise DataError(f"{source}: column '{column}', row {row + 1}: cannot read {str(values.iloc[row])!r} as a number")
+        value = str(values.iloc[row])
+        raise DataError(f"{source}: column '{column}', row {row + 1}: cannot read {value!r} as a number")
     return numbers
 
 
@@ -176,7 +178,8 @@ class TablePreprocessor(Preprocessor):
             if column["kind"] == "numeric":
                 values = (values - column["mean"]) / column["scale"]
             elif column["kind"] == "bucketized":
-                side = "right" if column["right"] else "left"  # torch.bucketize(right=True) == searchsorted side="right"
+                # torch.bucketize(right=True) is searchsorted(side="right"): boundaries[i-1] <= x < boundaries[i]
+                side = "right" if column["right"] else "left"
                 values = np.searchsorted(np.asarray(column["boundaries"]), values, side=side)
                 if column["encoding"] == "onehot":
                     dense.append(np.eye(len(column["boundaries"]) + 1, dtype=np.float32)[values])

@@ -138,7 +138,8 @@ class CsvTable:
     def check(self, read_columns: bool = False) -> list[dict]:
         """Check the config; with `read_columns`, also that the file has the columns it names."""
         if not self.path:
-            raise ConfigError("dataset.path must be set: the file to read (dataset=csv dataset.path=FILE dataset.target=COLUMN)")
+            raise ConfigError("dataset.path must be set: the file to read "
+                              "(dataset=csv dataset.path=FILE dataset.target=COLUMN)")
         if not self.target:
             raise ConfigError("dataset.target must be set: the column to predict")
         _separator(self.sep)

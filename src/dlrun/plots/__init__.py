@@ -39,7 +39,7 @@ def draw_run(cfg: PlotsConfig, run_dir: Path, results: dict, task, data) -> dict
 
     pictures = {"learning_curves": figures.learning_curves(results["history"], task.log_keys(), cfg.skip_first)}
     name, split = ("test", data.test) if data.test is not None else ("val", data.val)
-    if split is not None and hasattr(task, "predictions"):
+    if split is not None and hasattr(task, "predictions"):  # supervised tasks: one prediction per row
         values = task.predictions(split.x)
         targets = split.y.detach().cpu().numpy()
         if data.info.kind == "classification":
