@@ -147,6 +147,11 @@ def test_string_targets_inference_and_target_scale(tmp_path):
     assert state["target_shift"] == pytest.approx(14500) and state["target_scale"] == pytest.approx(np.std(raw.y))
     with pytest.raises(ConfigError, match="dataset.target_scale applies to regression targets; 'code' holds class labels"):
         DATASETS.build("csv", path=str(path), target="code", target_scale="standard")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2.5\n2,\n3,4.5\n4,abc\n")  # row 2 has no target and is dropped
+    with pytest.raises(DataError) as info:
+        DATASETS.build("csv", path=str(bad), target="y", kind="regression")
+    assert str(info.value) == f"{bad}: column 'y', row 4: cannot read 'abc' as a number"
 
 
 def test_many_levels_get_an_embedding_and_train(tmp_path):

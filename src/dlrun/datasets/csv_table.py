@@ -159,6 +159,9 @@ class CsvTable:
             raise ConfigError(f"dataset.features names the target column '{self.target}'")
         if self.target in self.drop:
             raise ConfigError(f"dataset.drop names the target column '{self.target}'")
+        both = [name for name in self.drop if name in (self.features or {})]
+        if both:
+            raise ConfigError(f"dataset.drop and dataset.features both name column '{both[0]}'")
         if not Path(self.path).is_file():
             raise DataError(f"dataset.path: no such file: {self.path} (a relative path starts from {os.getcwd()})")
         if read_columns:
@@ -198,13 +201,13 @@ class CsvTable:
         if not keep.all():
             log.info("%s: dropped %d of %d rows with a missing %s", self.path, int((~keep).sum()), len(frame),
                      "value" if self.dropna else f"target '{self.target}'")
-        x, targets = x[keep].reset_index(drop=True), frame[self.target][keep].reset_index(drop=True)
+        x, targets = x[keep].reset_index(drop=True), frame[self.target][keep]
         if len(x) == 0:
             raise DataError(f"{self.path}: no rows left to train on")
 
         kind = self._target_kind(targets)
         if kind == "regression":
-            y = parse_numbers(targets, self.target, str(self.path))
+            y = parse_numbers(frame[self.target], self.target, str(self.path))[keep]
             return RawData(x, y, "regression", preprocessor=self._preprocessor(specs, kind))
         if self.target_scale != "none":
             raise ConfigError(f"dataset.target_scale applies to regression targets; '{self.target}' holds class labels")
@@ -217,11 +220,10 @@ class CsvTable:
     def _target_kind(self, targets) -> str:
         if self.kind != "auto":
             return self.kind
-        if not is_numeric(targets):
-            return "classification"
         written = targets.astype(str).str.strip()
         integers = bool(written.str.fullmatch(r"[+-]?\d+").all())  # "3" is a label, "3.0" a measurement
-        kind = "classification" if integers and written.nunique() <= MAX_CLASSES_INFERRED else "regression"
+        labels = not is_numeric(targets) or (integers and written.nunique() <= MAX_CLASSES_INFERRED)
+        kind = "classification" if labels else "regression"
         log.info("%s: target '%s' -> %s (dataset.kind=auto; set dataset.kind to choose)", self.path, self.target, kind)
         return kind
 
