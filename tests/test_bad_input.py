@@ -5,7 +5,7 @@ import pytest
 CASES = [
     (["trainer.max_epoch=5"], "dlrun: error: unknown config key 'trainer.max_epoch'. Did you mean 'trainer.max_epochs'?"),
     (["datset=iris"], "dlrun: error: unknown config key 'datset'. Did you mean 'dataset'?"),
-    (["dataset=digitz"], "dlrun: error: unknown dataset 'digitz'. Known: breast_cancer, classification, diabetes, "
+    (["dataset=digitz"], "dlrun: error: unknown dataset 'digitz'. Known: breast_cancer, classification, csv, diabetes, "
                          "digits, iris, moons, wine, xor. Did you mean 'digits'?"),
     (["model=mlpp"], "dlrun: error: unknown model 'mlpp'. Known: mlp. Did you mean 'mlp'?"),
     (["+experiment=digits_mpl"], "Did you mean 'digits_mlp'?"),

@@ -119,6 +119,28 @@ def eval_(ctx: typer.Context, path: Path = typer.Argument(..., help="A run direc
 
 
 @app.command()
+def predict(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT",
+                                       help="A run directory or a checkpoint file of a run on a table (dataset=csv)."),
+            input_file: Path = typer.Argument(..., metavar="INPUT.csv",
+                                              help="New rows, written like the training file (same sep, header or "
+                                                   "names); the target column may be left out."),
+            output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the rows with their predictions "
+                                                                             "here (default: standard output)."),
+            checkpoint: str = typer.Option("final", help="In a run directory: final (the weights the run ended with), "
+                                                       "best or last.")) -> None:
+    """Predict new rows: the input rows plus the predicted class and probabilities, or values in original units."""
+    from dlrun.predict import predict_table, write_table
+
+    try:
+        table = predict_table(run, input_file, prefer=checkpoint)
+        write_table(table, output)
+    except DlrunError as exc:
+        fail(exc)
+    if output is not None:
+        print(f"wrote {len(table)} rows with predictions to {output}", file=sys.stderr)
+
+
+@app.command()
 def cp(experiment: str = typer.Argument(..., help="A shipped recipe (dlrun list experiments)."),
        dest: Optional[Path] = typer.Argument(None, help="File or folder; default ./experiments/NAME.yaml."),
        force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:

@@ -1,11 +1,16 @@
-"""The end-of-run summary table."""
+"""The end-of-run summary table, with the model's figures beside its baselines."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from dlrun.baselines import not_beaten
+
+log = logging.getLogger("dlrun")
 
 
 def print_summary(results: dict, run_dir: Path, monitor: str) -> None:
@@ -22,4 +27,39 @@ def print_summary(results: dict, run_dir: Path, monitor: str) -> None:
     if not results.get("test"):
         table.add_row("test", "no test split")
     table.add_row("run directory", str(run_dir))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    found = results.get("baselines") or {}
+    if found:
+        model = model_figures(results)
+        console.print(baseline_table(model, found))
+        for label, metric, mine, base in not_beaten(model, found):
+            log.warning("WARNING: the model does not beat the %s baseline on %s %s (%.4f vs %.4f)", label,
+                        found["split"], metric, mine, base)
+
+
+def model_figures(results: dict) -> dict:
+    """The model's metrics on the split its baselines were scored on (the last epoch's, for validation)."""
+    if results["baselines"]["split"] == "test":
+        return results["test"]
+    last = results["history"][-1] if results["history"] else {}
+    return {k.removeprefix("val/"): v for k, v in last.items() if k.startswith("val/")}
+
+
+def baseline_table(model: dict, found: dict) -> Table:
+    labels = [k for k in found if k != "split"]
+    table = Table(title=f"{found['split']} split: model vs baselines", show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    for label in labels:
+        table.add_column(label, justify="right")
+    missed = {(label, metric) for label, metric, _, _ in not_beaten(model, found)}
+    metrics = [m for m in model if any(m in found[label] for label in labels)]
+    for metric in metrics:
+        cells = []
+        for label in labels:
+            value = found[label].get(metric)
+            mark = " (not beaten)" if (label, metric) in missed else ""
+            cells.append("-" if value is None else f"{value:.4f}{mark}")
+        table.add_row(metric, f"{model[metric]:.4f}", *cells)
+    return table

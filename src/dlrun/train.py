@@ -21,7 +21,9 @@ from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device
 from dlrun.errors import CheckpointError
 from dlrun.loggers import build_logger
-from dlrun.plots import image_grids
+from dlrun.baselines import baselines
+from dlrun.models.summary import model_summary
+from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
 from dlrun.tasks import build_task
 from dlrun.trainer import Trainer
@@ -54,6 +56,11 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     log.info("%s on %s x %d: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device, distributed.world(),
              type(task).__name__, task.parameter_count(), len(data.train), len(data.val or []), len(data.test or []))
 
+    if main:
+        summary = model_summary(dict(task.models), next(iter(data.batches("train", 2)))[0])
+        log.info("%s", summary)
+        (run_dir / "model_summary.txt").write_text(summary + "\n", encoding="utf-8")
+
     checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode, save=main)
     callbacks = [SchedulerStep(), checkpoint, *build_extra_callbacks(_plain(cfg.callbacks))]
     if tcfg.early_stopping.patience is not None:
@@ -80,14 +87,17 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
         image_grids.log_inputs(data, run_dir, logger)
     history = trainer.fit(task, data)
     test = task.evaluate(data.batches("test", trainer.eval_batch_size)) if data.test is not None else {}
-    if images and data.test is not None:
-        out, targets = task.predict(data.batches("test", trainer.eval_batch_size))  # every rank: a collective
-        if main:
-            image_grids.log_worst(task._scores(out), targets, data, run_dir, logger)
-    results = {"history": history, "best": checkpoint.best(), "test": test}
+    shown = "test" if data.test is not None else "val"  # the split the pictures show
+    predicted = task.predict(data.batches(shown, trainer.eval_batch_size)) if hasattr(task, "predict") and data.split(shown) else None
+    results = {"history": history, "best": checkpoint.best(), "test": test,
+               "baselines": baselines(task, data, cfg.seed)}
     if main:
         write_json_atomic(results, run_dir / "metrics.json")
+        pictures = draw_run(checked.plots, run_dir, results, task, data, shown, predicted)
+        if images and predicted is not None and shown == "test":
+            image_grids.log_worst(task._scores(predicted[0]), predicted[1], data, run_dir, logger)
         if logger is not None:
+            logger.log_images(pictures, trainer.epoch)
             logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})
         print_summary(results, run_dir, tcfg.checkpoint.monitor)
     distributed.shutdown()

@@ -14,6 +14,7 @@ from dlrun.errors import ConfigError
 from dlrun.loggers import LoggerConfig
 from dlrun.models import check_model_config
 from dlrun.optimizers import build_optimizer
+from dlrun.plots import PlotsConfig
 from dlrun.plugins import load_plugins
 from dlrun.registry import check_kwargs
 from dlrun.regularization import Regularization
@@ -30,6 +31,7 @@ class Checked:
     trainer: TrainerConfig
     device: DeviceConfig
     logger: LoggerConfig
+    plots: PlotsConfig
 
 
 def _dict(node) -> dict:
@@ -49,6 +51,7 @@ def validate(cfg: DictConfig) -> Checked:
     check_kwargs(DeviceConfig, _dict(cfg.device), "device")
     device = DeviceConfig(**_dict(cfg.device))
     logger = LoggerConfig.from_dict(_dict(cfg.logger))
+    plots = PlotsConfig.from_dict(_dict(cfg.plots))
     check_data_config(cfg)
     check_model_config(cfg.model)
     check_task_config(cfg)
@@ -60,4 +63,4 @@ def validate(cfg: DictConfig) -> Checked:
     optimizer = build_optimizer(cfg.optimizer, [probe])
     build_scheduler(cfg.scheduler, optimizer, trainer.max_epochs)
     check_extra_callbacks(_dict(cfg.callbacks) if cfg.get("callbacks") else [])
-    return Checked(trainer, device, logger)
+    return Checked(trainer, device, logger, plots)

@@ -75,6 +75,8 @@ class DataInfo:
     class_names: list[str] = field(default_factory=list)
     target_shift: float = 0.0  # regression targets were scaled as (y - shift) / scale
     target_scale: float = 1.0
+    # [levels, width] of each embedded table column; their level codes are the last input columns
+    embeddings: list[list[int]] = field(default_factory=list)
 
     @property
     def in_features(self) -> int:

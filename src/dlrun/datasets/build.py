@@ -23,6 +23,9 @@ def _factory_kwargs(cfg: dict) -> dict:
 def check_data_config(cfg: DictConfig) -> None:
     data = OmegaConf.to_container(cfg.dataset, resolve=True)
     DATASETS.check(data["name"], _factory_kwargs(data), "dataset")
+    check = getattr(DATASETS.get(data["name"]), "check_config", None)  # a factory's own checks (e.g. csv's columns)
+    if check is not None:
+        check(**_factory_kwargs(data))
     if not isinstance(data.get("standardize", False), bool):
         raise ConfigError(f"dataset.standardize must be true or false, got {data['standardize']!r}")
     check_split(data["split"])
@@ -85,6 +88,7 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None) -> DataBundle
             return None
         return Split(torch.from_numpy(np.ascontiguousarray(prep.transform(x, state))), targets(y))
 
+    info.embeddings = [list(e) for e in state.get("embeddings", [])]
     bundle = DataBundle(info, split(take(raw.x, tr), raw.y[tr]), split(take(raw.x, va), raw.y[va]),
                         split(x_test, y_test), preprocessing=state)
     info.input_shape = tuple(bundle.train.x.shape[1:])

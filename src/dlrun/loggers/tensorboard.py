@@ -47,6 +47,15 @@ class TensorBoardLogger(Callback):
                         self.writer.add_histogram(f"gradients/{mname}.{pname}", p.grad.detach().cpu(), epoch)
         self.writer.flush()
 
+    def log_images(self, pictures: dict, step: int) -> None:
+        """The run's PNG pictures ({name: path}) as TensorBoard images under plots/."""
+        if self.writer is None:
+            return
+        from matplotlib.image import imread
+
+        for name, path in pictures.items():
+            self.writer.add_image(f"plots/{name}", imread(path)[..., :3], step, dataformats="HWC")
+
     def on_run_end(self, results: dict) -> None:
         """Called by the run with its final metrics: the HParams tab entry of this run."""
         metrics = {f"hparam/{k}": v for k, v in results.items() if isinstance(v, float) and math.isfinite(v)}

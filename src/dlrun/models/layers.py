@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from dlrun.errors import ConfigError, did_you_mean
@@ -43,3 +44,24 @@ def initialize(module: nn.Module, init: str) -> None:
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+class EmbeddedColumns(nn.Module):
+    """The input layer of a table with embedded categorical columns.
+
+    The last `len(tables)` input columns hold level codes (0 = a level unseen in training); each
+    becomes a learned vector, concatenated after the other (dense) columns.
+    """
+
+    def __init__(self, dense: int, tables: list[list[int]]):
+        super().__init__()
+        self.dense = dense
+        self.tables = nn.ModuleList(nn.Embedding(levels + 1, width) for levels, width in tables)
+        for table in self.tables:
+            nn.init.zeros_(table.weight[0])  # the unknown level starts (and, never seen, stays) at zero
+        self.out_features = dense + sum(width for _, width in tables)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        codes = x[:, self.dense:].long()
+        return torch.cat([x[:, : self.dense], *(t(codes[:, i]) for i, t in enumerate(self.tables))], dim=1)

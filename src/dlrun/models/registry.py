@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from dlrun.datasets.base import DataInfo
+from dlrun.models.layers import EmbeddedColumns
 from dlrun.registry import Registry
 
 MODELS = Registry("model")
@@ -22,5 +25,10 @@ def check_model_config(cfg: DictConfig, where: str = "model") -> None:
 
 
 def build_model(cfg: DictConfig, info: DataInfo, where: str = "model") -> nn.Module:
+    """The configured model; with embedded table columns, behind an input layer that embeds them."""
     name, kwargs = _kwargs(cfg)
-    return MODELS.build(name, info, where=where, **kwargs)
+    if not info.embeddings:
+        return MODELS.build(name, info, where=where, **kwargs)
+    inputs = EmbeddedColumns(info.in_features - len(info.embeddings), info.embeddings)
+    inner = replace(info, input_shape=(inputs.out_features,), embeddings=[])
+    return nn.Sequential(inputs, MODELS.build(name, inner, where=where, **kwargs))

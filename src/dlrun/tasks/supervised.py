@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -89,6 +90,12 @@ class SupervisedTask(Task):
         out, y = self.predict(batches)
         loss = float(self.loss_fn(self._loss_input(out), y))
         return {"loss": loss, **self.epoch_metrics([(self._scores(out), y)])}
+
+    def predictions(self, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+        """Class probabilities ((n,) of class 1 when binary), or values in the data's original units."""
+        rows = ((x[lo : lo + batch_size], x.new_zeros(len(x[lo : lo + batch_size]))) for lo in range(0, len(x), batch_size))
+        scores = self._scores(self.predict(rows)[0]).cpu().numpy()
+        return self.in_data_units(scores, scores)[1]
 
     def log_keys(self) -> list[str]:
         return ["loss", *self.metric_names]

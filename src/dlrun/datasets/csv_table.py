@@ -1,0 +1,240 @@
+"""`dataset=csv`: the user's own table (CSV, TSV or whitespace-separated), one column of it the target.
+
+Reading is the same for training, `dlrun eval` and `dlrun predict` (`read_table` + `parse_columns`),
+so a value that cannot be read fails the same way everywhere: one line naming the column and the row.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from dlrun.datasets.base import DATASETS, RawData
+from dlrun.datasets.columns import (TablePreprocessor, column_spec, is_numeric, parse_levels, parse_numbers,
+                                    sort_levels)
+from dlrun.errors import ConfigError, DataError, did_you_mean
+
+log = logging.getLogger("dlrun")
+
+SEPARATORS = {"comma": ",", "tab": "\t", "semicolon": ";", "whitespace": "whitespace"}
+MAX_CLASSES_INFERRED = 10  # kind=auto: a target written as integers with at most this many values holds class labels
+
+
+@DATASETS.register("csv")
+def csv(path: str | None = None, target: str | None = None,
+        kind: Literal["auto", "classification", "regression"] = "auto", sep: str = ",", header: bool = True,
+        names: list[str] | None = None, na_values: list[str] = (), comment: str | None = None,
+        drop: list[str] = (), dropna: bool = False, features: dict[str, Any] | None = None, infer: bool = True,
+        onehot_max_levels: int = 10, target_scale: str | float = "none") -> RawData:
+    """Your own table: a CSV, TSV or whitespace-separated file; one column is the target."""
+    return CsvTable(**locals()).load()
+
+
+def _check_csv(**kwargs) -> None:
+    """The config checks of `dlrun train`, before a run directory exists (reads only the first rows)."""
+    bound = inspect.signature(csv).bind(**kwargs)
+    bound.apply_defaults()
+    CsvTable(**bound.arguments).check(read_columns=True)
+
+
+csv.check_config = _check_csv
+
+
+@dataclass
+class TableFormat:
+    """How a file is written: what training, evaluation and prediction need to read it."""
+
+    sep: str
+    header: bool
+    names: list[str] | None
+    na_values: list[str]
+    comment: str | None
+
+    @classmethod
+    def of(cls, dataset: dict) -> TableFormat:
+        return cls(_separator(dataset.get("sep", ",")), dataset.get("header", True), dataset.get("names"),
+                   list(dataset.get("na_values") or []), dataset.get("comment"))
+
+
+def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, optional: str | None = None):
+    """All cells as strings (NaN where missing), columns named. `optional`: a column of `names` that a
+    header-less file may leave out (the target, in files of new rows to predict)."""
+    import pandas as pd
+
+    kwargs: dict[str, Any] = dict(dtype=str, keep_default_na=True, na_values=fmt.na_values, comment=fmt.comment,
+                                  index_col=False, header=0 if fmt.header else None, nrows=nrows)
+    if fmt.sep == "whitespace" and fmt.comment is not None and fmt.comment.isspace():
+        kwargs.update(sep=" ", skipinitialspace=True)  # a tab that starts a comment cannot also separate fields
+    elif fmt.sep == "whitespace":
+        kwargs.update(sep=r"\s+")
+    else:
+        kwargs.update(sep=fmt.sep, skipinitialspace=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # pandas would drop extra fields silently
+            frame = pd.read_csv(path, **kwargs)
+    except FileNotFoundError:
+        raise DataError(f"no such file: {path}") from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a UTF-8 text file") from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[0].replace("Error tokenizing data. C error: ", "")
+        raise DataError(f"{path}: cannot split the rows into columns ({detail}); check dataset.sep") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    names = list(fmt.names or [])
+    if names:
+        if len(frame.columns) == len(names) - 1 and optional in names and not fmt.header:
+            names.remove(optional)
+        if len(frame.columns) != len(names):
+            also = f" ({len(names) - 1} without the target '{optional}')" if optional in names else ""
+            raise DataError(f"{path} has {len(frame.columns)} column(s) but dataset.names lists {len(names)}{also}: "
+                            f"{', '.join(names)}")
+        frame.columns = names
+    return frame
+
+
+def parse_columns(frame, columns: list[dict], source: str):
+    """The feature columns of `frame` parsed by kind: floats (NaN where missing) or category strings."""
+    import pandas as pd
+
+    missing = [c["name"] for c in columns if c["name"] not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: missing column '{missing[0]}' (the model reads: "
+                        f"{', '.join(c['name'] for c in columns)})")
+    parsed = {c["name"]: (parse_levels(frame[c["name"]]) if c["kind"] == "categorical"
+                          else parse_numbers(frame[c["name"]], c["name"], source)) for c in columns}
+    return pd.DataFrame(parsed, index=frame.index)
+
+
+@dataclass
+class CsvTable:
+    path: str | None
+    target: str | None
+    kind: str
+    sep: str
+    header: bool
+    names: list[str] | None
+    na_values: list[str]
+    comment: str | None
+    drop: list[str]
+    dropna: bool
+    features: dict[str, Any] | None
+    infer: bool
+    onehot_max_levels: int
+    target_scale: str | float
+
+    # ------------------------------------------------------------------ checks
+    def check(self, read_columns: bool = False) -> list[dict]:
+        """Check the config; with `read_columns`, also that the file has the columns it names."""
+        if not self.path:
+            raise ConfigError("dataset.path must be set: the file to read "
+                              "(dataset=csv dataset.path=FILE dataset.target=COLUMN)")
+        if not self.target:
+            raise ConfigError("dataset.target must be set: the column to predict")
+        _separator(self.sep)
+        if self.comment is not None and len(self.comment) != 1:
+            raise ConfigError(f"dataset.comment must be one character or null, got {self.comment!r}")
+        if not self.header and not self.names:
+            raise ConfigError("dataset.header is false, so dataset.names must list the column names in file order")
+        if self.onehot_max_levels < 0:
+            raise ConfigError(f"dataset.onehot_max_levels must be >= 0, got {self.onehot_max_levels}")
+        scale = self.target_scale
+        if isinstance(scale, str) and scale not in ("none", "standard"):
+            raise ConfigError(f"dataset.target_scale must be none, standard or a positive number, got {scale!r}")
+        if not isinstance(scale, str) and not scale > 0:
+            raise ConfigError(f"dataset.target_scale must be none, standard or a positive number, got {scale!r}")
+        specs = [column_spec(name, spec) for name, spec in (self.features or {}).items()]
+        if self.target in (self.features or {}):
+            raise ConfigError(f"dataset.features names the target column '{self.target}'")
+        if self.target in self.drop:
+            raise ConfigError(f"dataset.drop names the target column '{self.target}'")
+        both = [name for name in self.drop if name in (self.features or {})]
+        if both:
+            raise ConfigError(f"dataset.drop and dataset.features both name column '{both[0]}'")
+        if not Path(self.path).is_file():
+            raise DataError(f"dataset.path: no such file: {self.path} (a relative path starts from {os.getcwd()})")
+        if read_columns:
+            self._check_names(list(read_table(self.path, self.format, nrows=5).columns))
+        return specs
+
+    def _check_names(self, columns: list[str]) -> None:
+        for key, names in (("target", [self.target]), ("drop", self.drop), ("features", list(self.features or {}))):
+            for name in names:
+                if name not in columns:
+                    raise DataError(f"dataset.{key}: {self.path} has no column '{name}'.{did_you_mean(name, columns)}"
+                                    f" Columns: {', '.join(columns)}")
+
+    @property
+    def format(self) -> TableFormat:
+        return TableFormat(_separator(self.sep), self.header, self.names, list(self.na_values), self.comment)
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> RawData:
+        declared = {spec["name"]: spec for spec in self.check()}
+        frame = read_table(self.path, self.format)
+        self._check_names(list(frame.columns))
+        frame = frame.drop(columns=list(self.drop))
+        specs = [declared.get(name) or column_spec(name, "numeric" if is_numeric(frame[name]) else "categorical")
+                 for name in frame.columns if name != self.target and (name in declared or self.infer)]
+        if not specs:
+            raise DataError(f"{self.path}: no feature columns left besides the target '{self.target}'")
+        inferred = [f"{s['name']} {s['kind']}" for s in specs if s["name"] not in declared]
+        if inferred:
+            log.info("%s: inferred column kinds: %s", self.path, ", ".join(inferred))
+
+        used = [s["name"] for s in specs] + [self.target]
+        keep = np.array(frame[self.target].notna(), dtype=bool)
+        if self.dropna:
+            keep &= frame[used].notna().all(axis=1).to_numpy()
+        x = parse_columns(frame, specs, str(self.path))  # parsed before dropping rows: row numbers are the file's
+        if not keep.all():
+            log.info("%s: dropped %d of %d rows with a missing %s", self.path, int((~keep).sum()), len(frame),
+                     "value" if self.dropna else f"target '{self.target}'")
+        x, targets = x[keep].reset_index(drop=True), frame[self.target][keep]
+        if len(x) == 0:
+            raise DataError(f"{self.path}: no rows left to train on")
+
+        kind = self._target_kind(targets)
+        if kind == "regression":
+            y = parse_numbers(frame[self.target], self.target, str(self.path))[keep]
+            return RawData(x, y, "regression", preprocessor=self._preprocessor(specs, kind))
+        if self.target_scale != "none":
+            raise ConfigError(f"dataset.target_scale applies to regression targets; '{self.target}' holds class labels")
+        labels = parse_levels(targets)
+        classes = sort_levels(labels)
+        codes = {name: i for i, name in enumerate(classes)}
+        y = np.asarray([codes[v] for v in labels], dtype=np.int64)
+        return RawData(x, y, "classification", class_names=classes, preprocessor=self._preprocessor(specs, kind))
+
+    def _target_kind(self, targets) -> str:
+        if self.kind != "auto":
+            return self.kind
+        written = targets.astype(str).str.strip()
+        integers = bool(written.str.fullmatch(r"[+-]?\d+").all())  # "3" is a label, "3.0" a measurement
+        labels = not is_numeric(targets) or (integers and written.nunique() <= MAX_CLASSES_INFERRED)
+        kind = "classification" if labels else "regression"
+        log.info("%s: target '%s' -> %s (dataset.kind=auto; set dataset.kind to choose)", self.path, self.target, kind)
+        return kind
+
+    def _preprocessor(self, specs: list[dict], kind: str) -> TablePreprocessor:
+        return TablePreprocessor(specs, kind, self.target, self.target_scale, self.onehot_max_levels)
+
+
+def _separator(sep: str) -> str:
+    sep = SEPARATORS.get(sep, sep)
+    if sep != "whitespace" and len(sep) != 1:
+        raise ConfigError(f"dataset.sep must be one character (',' ';' '\\t'), tab, comma, semicolon or whitespace, "
+                          f"got {sep!r}")
+    return sep
+
