@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import dlrun
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
+from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import autocast_dtype, resolve_device
 from dlrun.errors import CheckpointError
@@ -31,16 +33,21 @@ log = logging.getLogger("dlrun")
 
 
 def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float | None:
-    """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor."""
+    """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor
+    (for K-fold, its mean over the folds: what a sweeper optimizes)."""
     run_dir = Path(run_dir)
     checked = validate(cfg)
+    if checked.cv.is_parent:  # K-fold: one run per fold in run_dir/fold_N, then the aggregate
+        return cross_validate(cfg, run_dir, progress)
     run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     tcfg = checked.trainer
     seed_everything(cfg.seed)
     device = resolve_device(checked.device)
     resume = _resume_state(tcfg.resume, run_dir)
 
-    data = build_data(cfg, preprocessing=resume["data"]["preprocessing"] if resume else None).to(device)
+    preprocessing = resume["data"]["preprocessing"] if resume else None
+    data = build_data(cfg, preprocessing, rows=fold_rows(checked.cv)).to(device)
     task = build_task(cfg, data.info)
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
     log.info("%s on %s: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device,
@@ -64,7 +71,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
 
     history = trainer.fit(task, data)
     test = task.evaluate(data.test, trainer.eval_batch_size) if data.test is not None else {}
-    results = {"history": history, "best": checkpoint.best(), "test": test}
+    results = {"history": history, "best": checkpoint.best(), "test": test,
+               "wall_time_s": time.perf_counter() - started}
     write_json_atomic(results, run_dir / "metrics.json")
     if logger is not None:
         logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})

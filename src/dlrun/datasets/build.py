@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData, Split
-from dlrun.datasets.splits import check_split, split_indices
+from dlrun.datasets.splits import check_split, split_indices, test_indices
 from dlrun.errors import ConfigError
 
 GENERIC_KEYS = ("name", "split", "standardize")
+
+# (non-test rows, all targets, classification?) -> (train rows, val rows); K-fold passes each fold's
+RowSelector = Callable[[np.ndarray, np.ndarray, bool], "tuple[np.ndarray, np.ndarray]"]
 
 
 def _factory_kwargs(cfg: dict) -> dict:
@@ -30,15 +35,25 @@ def take(rows, idx: np.ndarray):
     return rows.iloc[idx] if hasattr(rows, "iloc") else rows[idx]
 
 
-def build_data(cfg: DictConfig, preprocessing: dict | None = None) -> DataBundle:
-    """Build the data set. `preprocessing` (from a checkpoint) replaces fitting on the training split."""
+def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSelector | None = None) -> DataBundle:
+    """Build the data set. `preprocessing` (from a checkpoint) replaces fitting on the training split.
+
+    `rows` picks the training and validation rows among the non-test rows instead of `dataset.split`
+    (a K-fold fold); the test split then stays out of the bundle, and the preprocessing is fitted on the
+    rows picked for training.
+    """
     data = OmegaConf.to_container(cfg.dataset, resolve=True)
     raw: RawData = DATASETS.build(data["name"], where="dataset", **_factory_kwargs(data))
     prep = raw.preprocessor or Preprocessor(standardize=bool(data.get("standardize")))
     classification = raw.kind == "classification"
     has_test = raw.x_test is not None
-    tr, va, te = split_indices(len(raw.x), raw.y, data["split"], classification, has_test)
-    x_test, y_test = (raw.x_test, raw.y_test) if has_test else (take(raw.x, te), raw.y[te])
+    if rows is None:
+        tr, va, te = split_indices(len(raw.x), raw.y, data["split"], classification, has_test)
+        x_test, y_test = (raw.x_test, raw.y_test) if has_test else (take(raw.x, te), raw.y[te])
+    else:
+        tr, va = rows(test_indices(len(raw.x), raw.y, data["split"], classification, has_test)[0], raw.y,
+                      classification)
+        x_test, y_test = None, None
     state = dict(preprocessing) if preprocessing is not None else prep.fit(take(raw.x, tr), raw.y[tr])
 
     if classification:
