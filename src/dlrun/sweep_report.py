@@ -200,7 +200,7 @@ def plot_curves(runs: list[Run], metric: str, header: list[str], body: list[list
         label = ", ".join(f"{k}={v}" for k, v in zip(differ, row[2:2 + len(differ)])) or run.name
         points = run.curve[skip_first:]
         ax.plot([e for e, _ in points], [v for _, v in points], "-", label=f"{run.name}: {label}"[:70],
-                linewidth=2.2 if run.best else 1.2)
+                linewidth=2.2 if run.best else 1.2, marker="o" if len(points) < 25 else None, markersize=3)
     curve_key = metric if not metric.startswith("test/") else (drawn[0][0].monitor or metric)
     ax.set_xlabel("epoch")
     ax.set_ylabel(curve_key)

@@ -30,8 +30,8 @@ class CVConfig:
         if self.plot_skip_first < 0:
             raise ConfigError(f"cv.plot_skip_first must be >= 0, got {self.plot_skip_first}")
         if self.folds == 1:
-            for key in ("repeats", "refit", "fold"):
-                if getattr(self, key) not in (1, False, None):
+            for key, used in (("repeats", self.repeats > 1), ("refit", self.refit), ("fold", self.fold is not None)):
+                if used:
                     raise ConfigError(f"cv.{key} needs cv.folds >= 2, got cv.folds=1")
         if self.repeats > 1 and not self.shuffle:
             raise ConfigError("cv.repeats > 1 needs cv.shuffle=true (unshuffled repeats would be identical)")

@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData, Split
-from dlrun.datasets.splits import check_split, split_indices, test_indices
+from dlrun.datasets.splits import check_split, split_indices, split_off_test
 from dlrun.errors import ConfigError
 
 GENERIC_KEYS = ("name", "split", "standardize")
@@ -51,7 +51,7 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
         tr, va, te = split_indices(len(raw.x), raw.y, data["split"], classification, has_test)
         x_test, y_test = (raw.x_test, raw.y_test) if has_test else (take(raw.x, te), raw.y[te])
     else:
-        tr, va = rows(test_indices(len(raw.x), raw.y, data["split"], classification, has_test)[0], raw.y,
+        tr, va = rows(split_off_test(len(raw.x), raw.y, data["split"], classification, has_test)[0], raw.y,
                       classification)
         x_test, y_test = None, None
     state = dict(preprocessing) if preprocessing is not None else prep.fit(take(raw.x, tr), raw.y[tr])

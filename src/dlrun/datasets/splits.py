@@ -39,7 +39,7 @@ def _take(idx: np.ndarray, y: np.ndarray | None, fraction: float, shuffle: bool,
     return np.sort(rest), np.sort(held)
 
 
-def test_indices(n: int, y: np.ndarray, split: dict, classification: bool, has_test: bool):
+def split_off_test(n: int, y: np.ndarray, split: dict, classification: bool, has_test: bool):
     """Return (rest, test) index arrays: the test rows and the others, in their original order.
 
     `test` is a fraction of all rows, empty when the data set has an official test set. K-fold cuts its
@@ -60,7 +60,7 @@ def split_indices(n: int, y: np.ndarray, split: dict, classification: bool, has_
     fraction of the rows left, or the first `val_first_n` of them.
     """
     stratify = bool(split["stratify"]) and classification
-    idx, test = test_indices(n, y, split, classification, has_test)
+    idx, test = split_off_test(n, y, split, classification, has_test)
     if split.get("val_first_n"):
         first = split["val_first_n"]
         if first >= len(idx):
