@@ -93,7 +93,7 @@ def log_tensorboard(cv: dict, test: dict, hparams: dict, log_dir: Path) -> None:
                **{f"hparam/cv/std/{k}": v for k, v in cv["std"].items()},
                **{f"hparam/test/{k}": v for k, v in test.items()}}
     metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-    for summary in hparams_summary(hparams, metrics):
+    for summary in hparams_summary(hparams, metrics)[1:]:  # no "experiment" summary: see loggers/tensorboard.py
         writer.file_writer.add_summary(summary)
     for key, value in metrics.items():
         writer.add_scalar(key, value)
