@@ -216,3 +216,45 @@ def test_optuna_search_stores_its_study_in_the_sweep_dir_and_a_second_run_contin
     assert len(set(params)) == 3  # the resumed search did not propose the first trials again
     again = cli(*args, "hydra.sweeper.n_trials=3")
     assert again.returncode == 0 and len(trials()[1]) == 3  # complete: nothing more to run
+
+
+def test_boston_file_is_read_and_a_missing_file_is_one_line():
+    from dlrun.datasets.housing import boston_housing
+    from dlrun.errors import DataError
+
+    raw = boston_housing(str(REPO.parent / "shared" / "data" / "boston-housing" / "BostonHousing.csv"))
+    assert raw.x.shape == (506, 13) and raw.y[:2].tolist() == [24.0, 21.6] and "medv" not in raw.feature_names
+    with pytest.raises(DataError, match=r"^Boston housing file not found: nowhere.csv \(set dataset.path\)$"):
+        boston_housing("nowhere.csv")
+
+
+def test_california_recipe_without_the_data_fails_fast_and_with_it_cuts_480_rows_into_contiguous_folds(cli, tmp_path):
+    import joblib
+
+    missing = cli("train", "+experiment=california_housing_kfold", f"dataset.data_home={tmp_path}")
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (f"dlrun: error: California housing is not in scikit-learn's data home ({tmp_path}): "
+                                      "run once with dataset.download=true where the internet is reachable, or point "
+                                      "dataset.data_home at a copy")
+    rng = np.random.RandomState(0)  # scikit-learn's cached layout: value, income, age, rooms, bedrooms, pop, households, lat, lon
+    households = rng.uniform(100, 1000, 700)
+    cached = np.column_stack([rng.uniform(1e5, 5e5, 700), rng.uniform(1, 10, 700), rng.uniform(1, 50, 700),
+                              households * 5, households * 1.1, households * 3, households,
+                              rng.uniform(32, 42, 700), rng.uniform(-124, -114, 700)])
+    joblib.dump(cached, tmp_path / "cal_housing_py3.pkz")  # where scikit-learn caches its download
+    from dlrun.datasets.housing import california_housing
+
+    raw = california_housing(n_rows=600, features="raw", data_home=str(tmp_path))
+    assert raw.x.shape == (600, 8) and np.allclose(raw.x[:, [0, 1, 3, 6]], cached[:600][:, [8, 7, 3, 6]])
+    assert np.allclose(raw.y, cached[:600, 0] / 1e5)
+    run = cli("train", "+experiment=california_housing_kfold", f"dataset.data_home={tmp_path}", "trainer.max_epochs=2",
+              "logger=none", "hydra.run.dir=cal")
+    assert run.returncode == 0, run.stderr
+    parent = json.loads((tmp_path / "cal" / "metrics.json").read_text())
+    assert parent["refit"]["train_rows"] == 480 and set(parent["test"]) >= {"mae", "mse"}
+    for k in range(4):
+        assert json.loads((tmp_path / "cal" / f"fold_{k}" / "metrics.json").read_text())["history"][0]["train_samples"] == 360
+    cfg = compose(["+experiment=california_housing_kfold", f"dataset.data_home={tmp_path}"])
+    rest, _ = split_off_test(600, np.zeros(600), dict(cfg.dataset.split), False, False)
+    vals = [va for _, va in KFoldSplitter(CVConfig.from_dict(dict(cfg.cv))).splits(rest, np.zeros(600), False)]
+    assert [v.tolist() for v in vals] == [rest[i * 120:(i + 1) * 120].tolist() for i in range(4)]  # unshuffled

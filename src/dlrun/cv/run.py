@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dlrun.cv.aggregate import aggregate, log_tensorboard, plot_curve
-from dlrun.errors import ConfigError, DlrunError
+from dlrun.errors import ConfigError, DlrunError, TrainingDiverged
 from dlrun.metrics import resolve_mode
 
 log = logging.getLogger("dlrun")
@@ -109,11 +109,11 @@ def _refit(cfg: DictConfig, summary: dict, refit_dir: Path, progress: bool) -> d
 
 
 def _tagged(k: int, fn, *args):
-    """Run one fold; its errors name the fold (and keep their exit code)."""
+    """Run one fold; a divergence names the fold (other errors are the same for every fold)."""
     try:
         return fn(*args)
-    except DlrunError as exc:
-        raise type(exc)(f"fold {k}: {exc}") from None
+    except TrainingDiverged as exc:
+        raise TrainingDiverged(f"fold {k}: {exc}") from None
 
 
 # ------------------------------------------------------------------ folds in separate processes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -33,7 +34,8 @@ def boston_housing(path: str = "../shared/data/boston-housing/BostonHousing.csv"
 
 
 @DATASETS.register("california_housing")
-def california_housing(n_rows: int | None = None, data_home: str | None = None, download: bool = False) -> RawData:
+def california_housing(n_rows: int | None = None, features: Literal["raw", "derived"] = "derived",
+                       data_home: str | None = None, download: bool = False) -> RawData:
     """California housing (scikit-learn's fetch): 20,640 districts, 8 features, value in $100,000s."""
     from sklearn.datasets import fetch_california_housing
 
@@ -48,6 +50,14 @@ def california_housing(n_rows: int | None = None, data_home: str | None = None, 
     except Exception as exc:  # noqa: BLE001 - urllib's errors when offline are not all OSErrors
         raise DataError(f"could not download California housing: {type(exc).__name__}: {exc}") from None
     x, y = np.asarray(bunch.data), np.asarray(bunch.target)
+    names = [str(f) for f in bunch.feature_names]
+    if features == "raw":  # Keras' copy: the census totals, not scikit-learn's per-household averages
+        income, age, rooms, bedrooms, population, occupancy, latitude, longitude = x.T
+        households = population / occupancy
+        x = np.column_stack([longitude, latitude, age, rooms * households, bedrooms * households, population,
+                             households, income])
+        names = ["longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms", "population",
+                 "households", "median_income"]
     if n_rows is not None:
         x, y = x[:n_rows], y[:n_rows]
-    return RawData(x, y, "regression", feature_names=[str(f) for f in bunch.feature_names])
+    return RawData(x, y, "regression", feature_names=names)
