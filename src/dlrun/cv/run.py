@@ -125,6 +125,7 @@ def _train_parallel(configs: list[DictConfig], dirs: list[Path], workers: int) -
 
     import torch
 
+    workers = min(workers, len(configs))
     threads = max(1, torch.get_num_threads() // workers)
     plain = [OmegaConf.to_container(c, resolve=True) for c in configs]
     context = multiprocessing.get_context("spawn")
