@@ -2,6 +2,7 @@
 
     python benchmarks/cv_parallel.py                      # Boston housing, 4 folds, 40 epochs, parallel 1 and 2
     python benchmarks/cv_parallel.py --dataset digits --epochs 10 --parallel 1 2 4
+    python benchmarks/cv_parallel.py --threads 1          # torch.set_num_threads(1) first (workers get 1 each)
 
 Run from the repository root (the Boston file is read from ../shared/data). Each setting trains the same
 folds (results are identical, only the time differs); the ratio is sequential time / parallel time,
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of this process (default: torch's)")
     args = parser.parse_args()
 
     import logging
@@ -44,6 +46,8 @@ def main() -> None:
     import torch
 
     logging.getLogger("dlrun").setLevel(logging.WARNING)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"{args.dataset}: {args.folds} folds x {args.epochs} epochs; {os.cpu_count()} CPUs, "
           f"torch threads {torch.get_num_threads()}")
     times = {}
