@@ -32,6 +32,7 @@ def train_in_process(overrides: list[str], run_dir: Path):
 def without_times(metrics: dict) -> dict:
     """metrics.json minus wall-clock fields, which differ between any two runs."""
     copy = json.loads(json.dumps(metrics))
+    copy.pop("wall_time_s", None)
     for row in copy["history"]:
         row.pop("train_time_s", None)
     return copy

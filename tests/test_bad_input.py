@@ -5,9 +5,9 @@ import pytest
 CASES = [
     (["trainer.max_epoch=5"], "dlrun: error: unknown config key 'trainer.max_epoch'. Did you mean 'trainer.max_epochs'?"),
     (["datset=iris"], "dlrun: error: unknown config key 'datset'. Did you mean 'dataset'?"),
-    (["dataset=digitz"], "dlrun: error: unknown dataset 'digitz'. Known: breast_cancer, cifar10, classification, csv, "
-                         "diabetes, digits, fashion_mnist, image_folder, iris, mnist, moons, wine, xor. "
-                         "Did you mean 'digits'?"),
+    (["dataset=digitz"], "dlrun: error: unknown dataset 'digitz'. Known: boston_housing, breast_cancer, "
+                         "california_housing, cifar10, classification, csv, diabetes, digits, fashion_mnist, "
+                         "image_folder, iris, mnist, moons, wine, xor. Did you mean 'digits'?"),
     (["model=mlpp"], "dlrun: error: unknown model 'mlpp'. Known: cnn, mlp. Did you mean 'mlp'?"),
     (["+experiment=digits_mpl"], "Did you mean 'digits_mlp'?"),
     (["trainer.max_epochs=-1"], "dlrun: error: trainer.max_epochs must be >= 1, got -1"),

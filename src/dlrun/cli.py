@@ -155,6 +155,22 @@ def cp(experiment: str = typer.Argument(..., help="A shipped recipe (dlrun list 
 
 
 @app.command()
+def report(path: Path = typer.Argument(..., help="A sweep folder (multirun/...) or one run directory."),
+           metric: Optional[str] = typer.Option(None, "--metric", help="History key to compare and sort by "
+                                                "(val/accuracy, test/mae...); default: the runs' checkpoint monitor."),
+           fmt: str = typer.Option("table", "--format", help="table, markdown or csv."),
+           skip_first: int = typer.Option(0, "--skip-first", help="Leave the first N epochs out of the curves PNG.")) -> None:
+    """Compare the runs of a sweep: a table sorted by a metric (best marked, failed jobs listed) and a PNG of
+    their validation curves written into the folder."""
+    from dlrun.sweep_report import report as make_report
+
+    try:
+        make_report(path, metric, fmt, skip_first)
+    except DlrunError as exc:
+        fail(exc)
+
+
+@app.command()
 def tensorboard(logdir: Path = typer.Argument(Path("outputs"), help="Folder of runs (default: outputs)."),
                 port: int = typer.Option(6006, help="Port to serve on.")) -> None:
     """Start TensorBoard on a folder of runs."""

@@ -148,6 +148,22 @@ def register_sources() -> None:
 register_sources()
 
 
+def _direction(monitor: str, mode: str) -> str:
+    """`${dlrun.direction:MONITOR,MODE}`: Optuna's direction for a checkpoint monitor and its mode."""
+    from dlrun.metrics import resolve_mode
+
+    return "maximize" if resolve_mode(mode, monitor, "trainer.checkpoint.mode") == "max" else "minimize"
+
+
+def register_resolvers() -> None:
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("dlrun.direction", _direction, replace=True)
+
+
+register_resolvers()
+
+
 # ---------------------------------------------------------------- composition and its errors
 
 def compose(overrides: list[str] | None = None, return_hydra_config: bool = False):

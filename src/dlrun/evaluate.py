@@ -21,6 +21,7 @@ def final_checkpoint(run_dir: Path) -> str:
 
 
 def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", prefer: str = "final") -> dict:
+    from dlrun.cv import CVConfig, fold_rows
     from dlrun.datasets import build_data
     from dlrun.device import DeviceConfig, resolve_device
     from dlrun.plugins import load_plugins
@@ -44,9 +45,13 @@ def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", pr
         raise ConfigError(f"bad override for eval: {str(exc).splitlines()[0]}") from None
     load_plugins(list(cfg.get("plugins") or []))
     device = resolve_device(DeviceConfig(**OmegaConf.to_container(cfg.device, resolve=True)))
-    data = build_data(cfg, preprocessing=state["data"]["preprocessing"]).to(device)
+    rows = fold_rows(CVConfig.from_dict(OmegaConf.to_container(cfg.cv, resolve=True))) if "cv" in cfg else None
+    data = build_data(cfg, preprocessing=state["data"]["preprocessing"], rows=rows).to(device)
     batches = data.batches(split, max(int(cfg.trainer.batch_size), 512))
     if batches is None:
+        if rows is not None and split == "test":
+            raise ConfigError(f"this run is fold {cfg.cv.fold} of a K-fold run: folds never see the test split "
+                              "(the parent's refit/ run measures it)")
         raise ConfigError(f"this run has no {split} split")
     task = build_task(cfg, data.info)
     task.setup(device, None, None)

@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import dlrun
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
+from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device
 from dlrun.errors import CheckpointError
@@ -35,20 +37,25 @@ log = logging.getLogger("dlrun")
 
 
 def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float | None:
-    """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor.
+    """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor
+    (for K-fold, its mean over the folds: what a sweeper optimizes).
 
     In a multi-process job every process runs this; only rank 0 writes files.
     """
     run_dir = Path(run_dir)
     checked = validate(cfg)
+    if checked.cv.is_parent:  # K-fold: one run per fold in run_dir/fold_N, then the aggregate
+        return cross_validate(cfg, run_dir, progress)
     run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     tcfg = checked.trainer
     device = join_processes(checked.device)
     main = distributed.is_main()
     seed_everything(cfg.seed)
     resume = _resume_state(tcfg.resume, run_dir)
 
-    data = build_data(cfg, preprocessing=resume["data"]["preprocessing"] if resume else None).to(device)
+    preprocessing = resume["data"]["preprocessing"] if resume else None
+    data = build_data(cfg, preprocessing, rows=fold_rows(checked.cv)).to(device)
     task = build_task(cfg, data.info)
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
     if checked.device.channels_last and data.transform is not None:
@@ -90,7 +97,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     shown = "test" if data.test is not None else "val"  # the split the pictures show
     predicted = task.predict(data.batches(shown, trainer.eval_batch_size)) if hasattr(task, "predict") and data.split(shown) else None
     results = {"history": history, "best": checkpoint.best(), "test": test,
-               "baselines": baselines(task, data, cfg.seed)}
+               "baselines": baselines(task, data, cfg.seed), "wall_time_s": time.perf_counter() - started}
     if main:
         write_json_atomic(results, run_dir / "metrics.json")
         pictures = draw_run(checked.plots, run_dir, results, task, data, shown, predicted)

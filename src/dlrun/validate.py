@@ -8,6 +8,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.callbacks.base import check_extra_callbacks
+from dlrun.cv.config import CVConfig
 from dlrun.datasets import check_data_config
 from dlrun.device import DeviceConfig
 from dlrun.errors import ConfigError
@@ -32,6 +33,7 @@ class Checked:
     device: DeviceConfig
     logger: LoggerConfig
     plots: PlotsConfig
+    cv: CVConfig
 
 
 def _dict(node) -> dict:
@@ -46,7 +48,10 @@ def validate(cfg: DictConfig) -> Checked:
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     trainer = TrainerConfig.from_dict(_dict(cfg.trainer))
+    cv = CVConfig.from_dict(_dict(cfg.cv))
     if trainer.resume not in (None, "auto"):
+        if cv.folds > 1:
+            raise ConfigError("trainer.resume=PATH cannot continue K-fold runs (cv.folds > 1); use trainer.resume=auto")
         resolve_checkpoint(trainer.resume, prefer="last")
     check_kwargs(DeviceConfig, _dict(cfg.device), "device")
     device = DeviceConfig(**_dict(cfg.device))
@@ -63,4 +68,4 @@ def validate(cfg: DictConfig) -> Checked:
     optimizer = build_optimizer(cfg.optimizer, [probe])
     build_scheduler(cfg.scheduler, optimizer, trainer.max_epochs)
     check_extra_callbacks(_dict(cfg.callbacks) if cfg.get("callbacks") else [])
-    return Checked(trainer, device, logger, plots)
+    return Checked(trainer, device, logger, plots, cv)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
@@ -9,11 +11,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData, Split
 from dlrun.datasets.images import BatchTransform, ImageData, channel_stats
-from dlrun.datasets.splits import check_split, split_indices
+from dlrun.datasets.splits import check_split, split_indices, split_off_test
 from dlrun.errors import ConfigError
 
 GENERIC_KEYS = ("name", "split", "standardize", "normalize", "augment", "loader", "num_workers", "memory_limit_mb")
 LOADERS = ("auto", "memory", "dataloader")
+
+# (non-test rows, all targets, classification?) -> (train rows, val rows); K-fold passes each fold's
+RowSelector = Callable[[np.ndarray, np.ndarray, bool], "tuple[np.ndarray, np.ndarray]"]
 
 
 def _factory_kwargs(cfg: dict) -> dict:
@@ -58,17 +63,30 @@ def take(rows, idx: np.ndarray):
     return rows.iloc[idx] if hasattr(rows, "iloc") else rows[idx]
 
 
-def build_data(cfg: DictConfig, preprocessing: dict | None = None) -> DataBundle:
-    """Build the data set. `preprocessing` (from a checkpoint) replaces fitting on the training split."""
+def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSelector | None = None) -> DataBundle:
+    """Build the data set. `preprocessing` (from a checkpoint) replaces fitting on the training split.
+
+    `rows` picks the training and validation rows among the non-test rows instead of `dataset.split`
+    (a K-fold fold); the test split then stays out of the bundle, and the preprocessing is fitted on the
+    rows picked for training.
+    """
     data = OmegaConf.to_container(cfg.dataset, resolve=True)
     raw: RawData = DATASETS.build(data["name"], where="dataset", **_factory_kwargs(data))
     if isinstance(raw, ImageData):
+        if rows is not None:
+            raise ConfigError(f"K-fold (cv.folds > 1) works on table data sets; '{data['name']}' is an image data set: "
+                              "use dataset.split.val instead")
         return build_image_data(raw, data, preprocessing)
     prep = raw.preprocessor or Preprocessor(standardize=bool(data.get("standardize")))
     classification = raw.kind == "classification"
     has_test = raw.x_test is not None
-    tr, va, te = split_indices(len(raw.x), raw.y, data["split"], classification, has_test)
-    x_test, y_test = (raw.x_test, raw.y_test) if has_test else (take(raw.x, te), raw.y[te])
+    if rows is None:
+        tr, va, te = split_indices(len(raw.x), raw.y, data["split"], classification, has_test)
+        x_test, y_test = (raw.x_test, raw.y_test) if has_test else (take(raw.x, te), raw.y[te])
+    else:
+        tr, va = rows(split_off_test(len(raw.x), raw.y, data["split"], classification, has_test)[0], raw.y,
+                      classification)
+        x_test, y_test = None, None
     state = dict(preprocessing) if preprocessing is not None else prep.fit(take(raw.x, tr), raw.y[tr])
 
     if classification:

@@ -39,18 +39,28 @@ def _take(idx: np.ndarray, y: np.ndarray | None, fraction: float, shuffle: bool,
     return np.sort(rest), np.sort(held)
 
 
+def split_off_test(n: int, y: np.ndarray, split: dict, classification: bool, has_test: bool):
+    """Return (rest, test) index arrays: the test rows and the others, in their original order.
+
+    `test` is a fraction of all rows, empty when the data set has an official test set. K-fold cuts its
+    folds out of `rest`; so does the hold-out split below, which uses the same test rows.
+    """
+    check_split(split)
+    stratify = bool(split["stratify"]) and classification
+    idx = np.arange(n)
+    if has_test:
+        return idx, idx[:0]
+    return _take(idx, y, split["test"], split["shuffle"], stratify, split["seed"], "test")
+
+
 def split_indices(n: int, y: np.ndarray, split: dict, classification: bool, has_test: bool):
     """Return (train, val, test) index arrays into the factory's rows.
 
     `test` is a fraction of all rows (ignored when the data set has an official test set); `val` is a
     fraction of the rows left, or the first `val_first_n` of them.
     """
-    check_split(split)
     stratify = bool(split["stratify"]) and classification
-    idx = np.arange(n)
-    test = idx[:0]
-    if not has_test:
-        idx, test = _take(idx, y, split["test"], split["shuffle"], stratify, split["seed"], "test")
+    idx, test = split_off_test(n, y, split, classification, has_test)
     if split.get("val_first_n"):
         first = split["val_first_n"]
         if first >= len(idx):

@@ -59,9 +59,11 @@ class TensorBoardLogger(Callback):
     def on_run_end(self, results: dict) -> None:
         """Called by the run with its final metrics: the HParams tab entry of this run."""
         metrics = {f"hparam/{k}": v for k, v in results.items() if isinstance(v, float) and math.isfinite(v)}
-        exp, ssi, sei = hparams_summary(self.hparams, metrics)
+        _, ssi, sei = hparams_summary(self.hparams, metrics)
         fw = self.writer.file_writer
-        for summary in (exp, ssi, sei):
+        # no per-run "experiment" summary: TensorBoard would take the first run's as the whole sweep's (its
+        # hparam values as the only ones shown); without it, HParams builds one entry per run from them all
+        for summary in (ssi, sei):
             fw.add_summary(summary)
         for key, value in metrics.items():
             self.writer.add_scalar(key, value)

@@ -1,0 +1,184 @@
+"""The K-fold parent run: train every fold (one after another, or `cv.parallel` at once), aggregate
+them into the parent's metrics.json, and optionally refit on all non-test rows and test once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from dlrun.cv.aggregate import aggregate, log_tensorboard, plot_curve
+from dlrun.errors import ConfigError, DlrunError, TrainingDiverged
+from dlrun.metrics import resolve_mode
+
+log = logging.getLogger("dlrun")
+
+
+def cross_validate(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float | None:
+    """Train the folds into run_dir/fold_N/ and write the aggregate; returns the mean monitored value."""
+    from dlrun.train import _hparams, write_json_atomic
+    from dlrun.validate import validate
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    checked = validate(cfg)
+    cv, monitor = checked.cv, checked.trainer.checkpoint.monitor
+    mode = resolve_mode(checked.trainer.checkpoint.mode, monitor, "trainer.checkpoint.mode")
+    check_refit(cfg, cv.refit)
+
+    dirs = [run_dir / f"fold_{k}" for k in range(cv.runs)]
+    configs = [fold_config(cfg, k) for k in range(cv.runs)]
+    log.info("%s: %d-fold cross-validation%s, %d model(s)%s", cfg.name, cv.folds,
+             f" x {cv.repeats} repeats" if cv.repeats > 1 else "", cv.runs,
+             f", {cv.parallel} at once" if cv.parallel > 1 else "")
+    if cv.parallel > 1:
+        _train_parallel(configs, dirs, cv.parallel)
+    else:
+        from dlrun.train import train
+
+        for k, (fold_cfg, fold_dir) in enumerate(zip(configs, dirs)):
+            log.info("fold %d/%d -> %s", k + 1, cv.runs, fold_dir)
+            _tagged(k, train, fold_cfg, fold_dir, progress)
+    folds = [json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in dirs]
+    summary = aggregate(folds, monitor, mode)
+
+    results: dict = {"cv": summary, "history": summary["curve"], "best": {monitor: summary["mean"][monitor]},
+                     "test": {}}
+    if cv.refit:
+        results["refit"] = _refit(cfg, summary, run_dir / "refit", progress)
+        results["test"] = results["refit"].pop("test")
+    results["wall_time_s"] = time.perf_counter() - started
+    write_json_atomic(results, run_dir / "metrics.json")
+    plot_curve(summary, run_dir / "cv_curve.png", cv.plot_skip_first)
+    if checked.logger.name == "tensorboard":
+        log_tensorboard(summary, results["test"], _hparams(cfg), run_dir / "tensorboard")
+    print_cv_summary(results, run_dir)
+    mean = summary["mean"][monitor]
+    return float(mean) if math.isfinite(mean) else None
+
+
+def fold_config(cfg: DictConfig, k: int) -> DictConfig:
+    """Fold k is a normal run whose config says which fold it is (so eval and resume rebuild its rows)."""
+    fold = copy.deepcopy(cfg)
+    fold.cv.fold = k
+    return fold
+
+
+def check_refit(cfg: DictConfig, refit: bool) -> None:
+    """The refit trains without validation rows: nothing in it may watch a val/ key but the checkpoint."""
+    if not refit:
+        return
+    monitor = cfg.scheduler.get("monitor")
+    if isinstance(monitor, str) and monitor.startswith("val/"):
+        raise ConfigError(f"cv.refit trains without a validation split, so scheduler.monitor={monitor} has nothing "
+                          "to watch; use a train/ key or another scheduler")
+
+
+def refit_config(cfg: DictConfig, epochs: int) -> DictConfig:
+    """All non-test rows train (no validation split) for `epochs` epochs; the test split is measured once."""
+    refit = copy.deepcopy(cfg)
+    with open_dict(refit):
+        refit.cv.folds, refit.cv.repeats, refit.cv.refit, refit.cv.fold = 1, 1, False, None
+        refit.dataset.split.val, refit.dataset.split.val_first_n = 0.0, None
+        refit.trainer.max_epochs = epochs
+        refit.trainer.early_stopping.patience = None
+        refit.trainer.checkpoint.monitor, refit.trainer.checkpoint.mode = "train/loss", "min"
+    return refit
+
+
+def _refit(cfg: DictConfig, summary: dict, refit_dir: Path, progress: bool) -> dict:
+    from dlrun.train import train
+
+    epochs = summary["best_epoch"]
+    if epochs is None:
+        raise DlrunError(f"cv.refit: the averaged {summary['monitor']} curve has no finite value to pick an epoch")
+    log.info("refit on all non-test rows for %d epochs (best epoch of the averaged curve) -> %s", epochs, refit_dir)
+    train(refit_config(cfg, epochs), refit_dir, progress)
+    metrics = json.loads((refit_dir / "metrics.json").read_text(encoding="utf-8"))
+    return {"epochs": epochs, "dir": "refit", "train_rows": metrics["history"][-1]["train_samples"],
+            "test": metrics["test"]}
+
+
+def _tagged(k: int, fn, *args):
+    """Run one fold; a divergence names the fold (other errors are the same for every fold)."""
+    try:
+        return fn(*args)
+    except TrainingDiverged as exc:
+        raise TrainingDiverged(f"fold {k}: {exc}") from None
+
+
+# ------------------------------------------------------------------ folds in separate processes
+
+def _train_parallel(configs: list[DictConfig], dirs: list[Path], workers: int) -> None:
+    """`workers` folds at once in spawned processes, each with an equal share of the CPU threads."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+
+    workers = min(workers, len(configs))
+    threads = max(1, torch.get_num_threads() // workers)
+    plain = [OmegaConf.to_container(c, resolve=True) for c in configs]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                             initargs=(threads,)) as pool:
+        futures = [pool.submit(_train_fold, k, c, str(d)) for k, (c, d) in enumerate(zip(plain, dirs))]
+        for k, future in enumerate(futures):
+            best = future.result()  # re-raises the fold's error here, with its fold number
+            log.info("fold %d/%d done: best %s", k + 1, len(futures), best)
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_fold(k: int, plain: dict, fold_dir: str):
+    from dlrun.train import train
+
+    cfg = OmegaConf.create(plain)
+    OmegaConf.set_struct(cfg, True)
+    Path(fold_dir).mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(Path(fold_dir) / "train.log")  # the fold's epochs, as a sequential run logs them
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
+    logging.getLogger("dlrun").addHandler(handler)
+    logging.getLogger("dlrun").setLevel(logging.INFO)
+    try:  # the fold's summary table would interleave with the others': its metrics.json holds it all
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            return _tagged(k, train, cfg, fold_dir, False)
+    finally:
+        logging.getLogger("dlrun").removeHandler(handler)
+        handler.close()
+
+
+def print_cv_summary(results: dict, run_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cv = results["cv"]
+    monitor = cv["monitor"]
+    table = Table(title=f"dlrun cross-validation ({cv['folds']} folds)", header_style="bold")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for fold in cv["per_fold"]:
+        value = fold.get(monitor, math.nan)
+        table.add_row(f"fold {fold['fold']} best {monitor}", f"{value:.4f} (epoch {fold['epoch']})")
+    table.add_row(f"mean ± std {monitor}", f"{cv['mean'][monitor]:.4f} ± {cv['std'][monitor]:.4f}")
+    if cv["best_epoch"]:
+        table.add_row("best epoch of the averaged curve", f"{cv['best_epoch']} ({cv['best'][monitor]:.4f})")
+    if "refit" in results:
+        table.add_row("refit", f"{results['refit']['epochs']} epochs on {results['refit']['train_rows']} rows")
+    for key, value in results["test"].items():
+        table.add_row(f"test {key}", f"{value:.4f}")
+    table.add_row("run directory", str(run_dir))
+    Console().print(table)

@@ -1,0 +1,1 @@
+"""dlrun's resumable Optuna sweeper for Hydra (see dlrun_optuna_sweeper.py)."""
