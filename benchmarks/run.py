@@ -38,6 +38,29 @@ def cli_startup(repeats: int = 5) -> dict:
             "python_bare_s": best([sys.executable, "-c", "pass"])}
 
 
+def ddp_vs_single(epochs: int = 2) -> dict:
+    """Fashion-MNIST MLP: 1 process vs 2 gloo processes (same global batch): throughput and test accuracy."""
+    import tempfile
+
+    rows = {}
+    for n in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "dlrun", "train", "dataset=fashion_mnist", "model.hidden=[512]",
+                            f"trainer.max_epochs={epochs}", "trainer.batch_size=128", "device.type=cpu",
+                            f"device.count={n}", "device.keep_global_batch=true", "logger=none", "plots.enabled=false",
+                            f"hydra.run.dir={tmp}/run"], capture_output=True, text=True, check=True)
+            metrics = json.loads(Path(tmp, "run", "metrics.json").read_text())
+        last = metrics["history"][-1]
+        rows[n] = {"samples_per_s": last["train_samples"] / last["train_time_s"], "test_accuracy": metrics["test"]["accuracy"]}
+    return rows
+
+
+def cv_parallel() -> str:
+    out = subprocess.run([sys.executable, str(HERE / "cv_parallel.py"), "--epochs", "40"], capture_output=True, text=True,
+                         check=True, cwd=HERE.parent, env={**os.environ, "PYTHONPATH": str(HERE.parent / "src")})
+    return out.stdout.strip()
+
+
 def machine() -> str:
     import torch
 
@@ -59,6 +82,8 @@ def main() -> None:
                           "dlrun_vs_loader": rows["dlrun"]["seconds"] / rows["loader"]["seconds"]}
         rows["images"] = limit or 60000
         results["epochs"][model] = rows
+    results["ddp"] = ddp_vs_single()
+    results["cv_parallel"] = cv_parallel()
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
     print(f"machine: {results['machine']}")
@@ -73,6 +98,11 @@ def main() -> None:
         print(f"{'  peak RSS (MB)':<26}{rows['tensors']['peak_rss_mb']:>12.0f}{rows['loader']['peak_rss_mb']:>12.0f}"
               f"{rows['dlrun']['peak_rss_mb']:>10.0f}")
     print("targets: dlrun/tensor <= 1.10x, dlrun/loader <= 0.65x")
+    one, two = results["ddp"][1], results["ddp"][2]
+    print(f"DDP (gloo, CPU), Fashion-MNIST MLP, same global batch: 1 process {one['samples_per_s']:.0f} samples/s, "
+          f"test acc {one['test_accuracy']:.4f}; 2 processes {two['samples_per_s']:.0f} samples/s "
+          f"(x{two['samples_per_s'] / one['samples_per_s']:.2f}), test acc {two['test_accuracy']:.4f}")
+    print(results["cv_parallel"])
 
 
 if __name__ == "__main__":
