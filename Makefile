@@ -13,7 +13,7 @@ $(BIN)/dlrun: pyproject.toml
 	@touch $@
 
 test: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=10 tests
 
 bench: install
 	$(BIN)/python benchmarks/run.py
