@@ -3,31 +3,30 @@ and bad input files (one line, exit code 2, nothing written)."""
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 import pytest
 from sklearn import metrics as skm
 
 from conftest import REPO, train_in_process
-from dlrun.config import compose
+from dlrun.config import compose, shared_path
 from dlrun.datasets import DATASETS
 from dlrun.datasets.csv_table import TableFormat, read_table
 from dlrun.datasets.splits import split_indices
 
-SHARED = REPO.parent / "shared" / "data"
-AUTO_MPG = SHARED / "auto-mpg" / "auto-mpg.data"
-BOSTON = SHARED / "boston-housing" / "BostonHousing.csv"
-needs_shared = pytest.mark.skipif(not AUTO_MPG.is_file() or not BOSTON.is_file(), reason=f"no real data in {SHARED}")
+AUTO_MPG = Path(shared_path("data/auto-mpg/auto-mpg.data"))
+BOSTON = Path(shared_path("data/boston-housing/BostonHousing.csv"))
 
 
-def test_recipes_point_at_the_shared_files_from_the_repository_root():
-    for recipe, name in (("auto_mpg", "auto-mpg/auto-mpg.data"), ("boston_housing_mlp", "boston-housing/BostonHousing.csv"),
-                         ("boston_housing_mlp_64_64", "boston-housing/BostonHousing.csv")):
-        assert compose([f"+experiment={recipe}"]).dataset.path == f"../shared/data/{name}"
+def test_recipes_point_at_the_shared_files():
+    assert AUTO_MPG.is_file() and BOSTON.is_file()  # the real files must be there: these tests never skip
+    for recipe, path in (("auto_mpg", AUTO_MPG), ("boston_housing_mlp", BOSTON), ("boston_housing_mlp_64_64", BOSTON)):
+        assert compose([f"+experiment={recipe}"]).dataset.path == str(path)
 
 
-@needs_shared
 def test_auto_mpg_recipe_end_to_end_then_predict_equals_eval(tmp_path, cli):
     run = tmp_path / "auto_mpg"
     _, metrics = train_in_process(["+experiment=auto_mpg", f"dataset.path={AUTO_MPG}"], run)
@@ -69,7 +68,6 @@ def test_auto_mpg_recipe_end_to_end_then_predict_equals_eval(tmp_path, cli):
     assert skm.r2_score(truth, guess) == pytest.approx(measured["r2"], rel=1e-5)
 
 
-@needs_shared
 def test_boston_recipes_read_the_real_file():
     from dlrun.datasets import build_data
 
