@@ -20,23 +20,29 @@ def final_checkpoint(run_dir: Path) -> str:
     return "best" if restored and stop["monitor"] == trainer["checkpoint"]["monitor"] else "last"
 
 
+def open_checkpoint(path: str | Path, prefer: str) -> tuple[Path, dict]:
+    """The checkpoint file of a run directory (final, best or last) or a file, and its loaded state."""
+    from dlrun.trainer.checkpoint_io import load_checkpoint, resolve_checkpoint
+
+    if prefer not in ("final", "best", "last"):
+        raise ConfigError(f"--checkpoint must be final, best or last, got '{prefer}'")
+    if prefer == "final":
+        prefer = final_checkpoint(Path(path)) if Path(path).is_dir() else "last"
+    ckpt_path = resolve_checkpoint(path, prefer=prefer)
+    return ckpt_path, load_checkpoint(ckpt_path)
+
+
 def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", prefer: str = "final") -> dict:
     from dlrun.cv import CVConfig, fold_rows
     from dlrun.datasets import build_data
     from dlrun.device import DeviceConfig, resolve_device
     from dlrun.plugins import load_plugins
     from dlrun.tasks import build_task
-    from dlrun.trainer.checkpoint_io import load_checkpoint, resolve_checkpoint
     from dlrun.train import restore
 
     if split not in ("test", "val", "train"):
         raise ConfigError(f"--split must be test, val or train, got '{split}'")
-    if prefer not in ("final", "best", "last"):
-        raise ConfigError(f"--checkpoint must be final, best or last, got '{prefer}'")
-    if prefer == "final":
-        prefer = final_checkpoint(Path(path)) if Path(path).is_dir() else "last"
-    ckpt_path = resolve_checkpoint(path, prefer=prefer)
-    state = load_checkpoint(ckpt_path)
+    ckpt_path, state = open_checkpoint(path, prefer)
     cfg = OmegaConf.create(state["config"])
     OmegaConf.set_struct(cfg, True)
     try:

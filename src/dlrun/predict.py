@@ -29,18 +29,12 @@ def predict_table(run: str | Path, input_path: str | Path, prefer: str = "final"
     from dlrun.datasets.columns import TablePreprocessor
     from dlrun.datasets.csv_table import TableFormat, parse_columns, read_table
     from dlrun.device import DeviceConfig, resolve_device
-    from dlrun.evaluate import final_checkpoint
+    from dlrun.evaluate import open_checkpoint
     from dlrun.plugins import load_plugins
     from dlrun.tasks import build_task
     from dlrun.train import restore
-    from dlrun.trainer.checkpoint_io import load_checkpoint, resolve_checkpoint
 
-    if prefer not in ("final", "best", "last"):
-        raise ConfigError(f"--checkpoint must be final, best or last, got '{prefer}'")
-    if prefer == "final":
-        prefer = final_checkpoint(Path(run)) if Path(run).is_dir() else "last"
-    ckpt_path = resolve_checkpoint(run, prefer=prefer)
-    state = load_checkpoint(ckpt_path)
+    ckpt_path, state = open_checkpoint(run, prefer)
     prep = state["data"]["preprocessing"]
     if "columns" not in prep:
         raise ConfigError(f"dlrun predict needs a run trained on a table (dataset=csv); {run} was trained on "

@@ -39,24 +39,22 @@ class Callback:
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def build_extra_callbacks(specs: list[Any]) -> list[Callback]:
-    """`callbacks: [{name: my_callback, arg: 1}, ...]` from the config."""
-    built = []
+def _specs(specs: list[Any]):
+    """(where, name, kwargs) of each `callbacks:` entry: a name, or a mapping with a 'name' key."""
     for i, spec in enumerate(specs):
         if isinstance(spec, str):
             spec = {"name": spec}
         if not isinstance(spec, dict) or "name" not in spec:
             raise ConfigError(f"callbacks[{i}] must be a name or a mapping with a 'name' key, got {spec!r}")
         kwargs = dict(spec)
-        built.append(CALLBACKS.build(kwargs.pop("name"), where=f"callbacks[{i}]", **kwargs))
-    return built
+        yield f"callbacks[{i}]", kwargs.pop("name"), kwargs
+
+
+def build_extra_callbacks(specs: list[Any]) -> list[Callback]:
+    """`callbacks: [{name: my_callback, arg: 1}, ...]` from the config."""
+    return [CALLBACKS.build(name, where=where, **kwargs) for where, name, kwargs in _specs(specs)]
 
 
 def check_extra_callbacks(specs: list[Any]) -> None:
-    for i, spec in enumerate(specs):
-        if isinstance(spec, str):
-            spec = {"name": spec}
-        if not isinstance(spec, dict) or "name" not in spec:
-            raise ConfigError(f"callbacks[{i}] must be a name or a mapping with a 'name' key, got {spec!r}")
-        kwargs = dict(spec)
-        CALLBACKS.check(kwargs.pop("name"), kwargs, f"callbacks[{i}]")
+    for where, name, kwargs in _specs(specs):
+        CALLBACKS.check(name, kwargs, where)
