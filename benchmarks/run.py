@@ -18,10 +18,46 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def run_variant(variant: str, model: str, limit: int) -> dict:
-    out = subprocess.run([sys.executable, str(HERE / "epoch_bench.py"), variant, "--model", model, "--limit", str(limit)],
-                         capture_output=True, text=True, check=True)
+def run_variant(variant: str, model: str, limit: int, *options: str) -> dict:
+    cmd = [sys.executable, str(HERE / "epoch_bench.py"), variant, "--model", model, "--limit", str(limit), *options]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[1:])} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# On CUDA: the same epoch with the data resident on the GPU, at float32, bf16 autocast, torch.compile and
+# channels-last, each against the hand-written tensor loop at float32 (and like for like where it applies).
+CUDA_PLANS = {
+    "mlp": [("tensors", "tensors 32", []), ("loader", "DataLoader 32 (4 workers)", ["--workers", "4"]),
+            ("dlrun", "dlrun 32", []), ("dlrun", "dlrun bf16", ["--precision", "bf16"]),
+            ("dlrun", "dlrun compile", ["--compile"])],
+    "cnn": [("tensors", "tensors 32", ["--channels-last", "false"]),
+            ("loader", "DataLoader 32 (4 workers)", ["--workers", "4", "--channels-last", "false"]),
+            ("dlrun", "dlrun 32", ["--channels-last", "false"]),
+            ("dlrun", "dlrun 32 channels_last", ["--channels-last", "true"]),
+            ("tensors", "tensors bf16 channels_last", ["--precision", "bf16", "--channels-last", "true"]),
+            ("dlrun", "dlrun bf16", ["--precision", "bf16", "--channels-last", "false"]),
+            ("dlrun", "dlrun bf16 channels_last", ["--precision", "bf16", "--channels-last", "true"]),
+            ("dlrun", "dlrun compile", ["--compile", "--channels-last", "false"]),
+            ("dlrun", "dlrun bf16 compile channels_last", ["--precision", "bf16", "--compile", "--channels-last", "true"])],
+}
+
+
+def cuda_epochs() -> dict:
+    results = {}
+    for model, plan in CUDA_PLANS.items():
+        rows = {label: run_variant(variant, model, 0, "--device", "cuda", "--epochs", "3", *options)
+                for variant, label, options in plan}
+        base, loader = rows["tensors 32"]["seconds"], rows["DataLoader 32 (4 workers)"]["seconds"]
+        for row in rows.values():
+            row["vs_tensors_32"], row["vs_loader"] = row["seconds"] / base, row["seconds"] / loader
+        results[model] = rows
+        print(f"Fashion-MNIST {model} epoch on CUDA (60000 images, median of epochs 2-3)")
+        for label, row in rows.items():
+            print(f"  {label:<36}{row['seconds']:>8.3f} s{row['vs_tensors_32']:>8.2f}x tensors 32"
+                  f"{row['vs_loader']:>8.2f}x DataLoader", flush=True)
+    return results
 
 
 def cli_startup(repeats: int = 5) -> dict:
@@ -65,14 +101,20 @@ def machine() -> str:
     import torch
 
     cpu = platform.processor() or platform.machine()
-    return f"{platform.system()} {cpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}, threads {torch.get_num_threads()}"
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{platform.system()} {cpu}, {os.cpu_count()} CPU cores{gpu}, torch {torch.__version__}, threads {torch.get_num_threads()}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cnn-limit", type=int, default=12000, help="CNN epochs use the first N training images")
     parser.add_argument("--skip-cnn", action="store_true")
+    parser.add_argument("--cuda", action="store_true", help="the GPU epoch matrix only (results_cuda.json)")
     args = parser.parse_args()
+    if args.cuda:
+        results = {"machine": machine(), "epochs": cuda_epochs()}
+        (HERE / "results_cuda.json").write_text(json.dumps(results, indent=2) + "\n")
+        return
 
     results = {"machine": machine(), "startup": cli_startup(), "epochs": {}}
     plans = [("mlp", 0)] + ([] if args.skip_cnn else [("cnn", args.cnn_limit)])

@@ -60,11 +60,12 @@ class SupervisedTask(Task):
             total = loss + penalty
             logs["penalty"] = penalty.detach()
         self.optimize(total, self.optimizers["model"], self.models["model"])
-        logs["_outputs"] = (self._scores(out.detach().float()), y)
+        logs["_outputs"] = (out.detach(), y)  # raw outputs: scores are computed once per epoch, not per step
         return logs
 
     def epoch_metrics(self, outputs):
-        scores = torch.cat([o[0] for o in outputs]).cpu().numpy()
+        """Metrics from raw model outputs (logits or values) and targets."""
+        scores = self._scores(torch.cat([o[0] for o in outputs]).float()).cpu().numpy()
         targets = torch.cat([o[1] for o in outputs]).cpu().numpy()
         return M.compute(self.metric_names, *self.in_data_units(targets, scores), self.metric_ctx)
 
@@ -89,7 +90,7 @@ class SupervisedTask(Task):
     def evaluate(self, batches) -> dict[str, float]:
         out, y = self.predict(batches)
         loss = float(self.loss_fn(self._loss_input(out), y))
-        return {"loss": loss, **self.epoch_metrics([(self._scores(out), y)])}
+        return {"loss": loss, **self.epoch_metrics([(out, y)])}
 
     def predictions(self, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
         """Class probabilities ((n,) of class 1 when binary), or values in the data's original units."""

@@ -70,35 +70,33 @@ class Trainer:
 
     def train_epoch(self, task: Task, batches, epoch: int) -> dict[str, float]:
         task.train(True)
-        sums: dict[str, torch.Tensor] = {}
-        losses: list[torch.Tensor] = []
+        steps: list[dict[str, torch.Tensor]] = []  # per-step scalars, reduced once at the end (no per-step kernels)
+        sizes: list[int] = []
         outputs: list = []
-        seen = 0
         start = time.perf_counter()
         with Progress(len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress and distributed.is_main()) as bar:
             for step, batch in enumerate(batches, start=1):
                 logs = task.training_step(batch)
-                n = len(batch[0])
-                seen += n
-                if self.cfg.train_metrics and "_outputs" in logs:
-                    outputs.append(logs.pop("_outputs"))
-                logs.pop("_outputs", None)
-                losses.append(logs["loss"])
-                for key, value in logs.items():
-                    sums[key] = sums.get(key, 0.0) + value.float() * n
+                sizes.append(len(batch[0]))
+                batch_outputs = logs.pop("_outputs", None)
+                if self.cfg.train_metrics and batch_outputs is not None:
+                    outputs.append(batch_outputs)
+                steps.append(logs)
                 if step % self.cfg.log_every_n_steps == 0 or step == len(batches):
-                    loss = float(logs["loss"])
+                    loss = float(logs["loss"])  # reads the device: only every log_every_n_steps
                     if not math.isfinite(loss):
-                        self._diverged(epoch, losses)
+                        self._diverged(epoch, [s["loss"] for s in steps])
                     bar.update(step, loss)
                 self._call("on_batch_end", step, logs)
-        train_time = time.perf_counter() - start
-        keys = list(sums)
-        totals = distributed.all_reduce_sum(torch.stack([sums[k] for k in keys] + [sums[keys[0]].new_tensor(seen)]))
+        keys = list(steps[0])
+        weights = torch.tensor(sizes, dtype=torch.float32, device=steps[0]["loss"].device)
+        sums = [weights @ torch.stack([s[k].float() for s in steps]) for k in keys]
+        totals = distributed.all_reduce_sum(torch.stack(sums + [weights.sum()]))
         seen = int(totals[-1])
+        train_time = time.perf_counter() - start
         means = {f"train/{k}": float(v) / seen for k, v in zip(keys, totals.tolist())}
         if not all(math.isfinite(v) for v in means.values()):
-            self._diverged(epoch, losses)
+            self._diverged(epoch, [s["loss"] for s in steps])
         if outputs:
             gathered = [(distributed.gather_cat(torch.cat([o[0] for o in outputs])),
                          distributed.gather_cat(torch.cat([o[1] for o in outputs])))]
