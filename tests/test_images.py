@@ -207,3 +207,20 @@ def test_real_fashion_mnist_one_short_epoch(cli, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.8
     assert metrics["history"][0]["train_samples"] == 54000
+
+
+def test_channels_last_auto_picks_conv_nets_on_cpu_and_autocast_on_cuda():
+    from torch import nn
+
+    from dlrun.device import DeviceConfig, use_channels_last
+
+    conv = {"model": nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten())}
+    dense = {"model": nn.Sequential(nn.Flatten(), nn.Linear(4, 2))}
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    auto = DeviceConfig(channels_last="auto")
+    assert use_channels_last(auto, cpu, conv, None)
+    assert not use_channels_last(auto, cpu, dense, None)
+    assert not use_channels_last(auto, cuda, conv, None)  # float32 on a GPU: no gain measured
+    assert use_channels_last(auto, cuda, conv, torch.bfloat16)
+    assert not use_channels_last(DeviceConfig(channels_last=False), cpu, conv, None)
+    assert use_channels_last(DeviceConfig(channels_last=True), cpu, dense, None)

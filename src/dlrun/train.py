@@ -20,7 +20,7 @@ import dlrun
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
 from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
-from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device
+from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
 from dlrun.errors import CheckpointError
 from dlrun.loggers import build_logger
 from dlrun.baselines import baselines
@@ -58,7 +58,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     data = build_data(cfg, preprocessing, rows=fold_rows(checked.cv)).to(device)
     task = build_task(cfg, data.info)
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
-    if checked.device.channels_last and data.transform is not None:
+    channels_last = use_channels_last(checked.device, device, task.models, task.autocast_dtype)
+    if channels_last and data.transform is not None:
         data.transform.memory_format = torch.channels_last
     log.info("%s on %s x %d: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device, distributed.world(),
              type(task).__name__, task.parameter_count(), len(data.train), len(data.val or []), len(data.test or []))
@@ -85,7 +86,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
         log.info("resumed from %s after epoch %d", resume["_path"], trainer.epoch)
     elif distributed.world() > 1:
         torch.manual_seed(cfg.seed + 1_000 * distributed.rank())  # different dropout masks on each rank
-    task.speed_up(checked.device.compile, checked.device.channels_last)
+    task.speed_up(checked.device.compile, channels_last)
     if distributed.world() > 1:
         task.wrap_ddp()
 
