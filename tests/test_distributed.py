@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from conftest import train_in_process
+from conftest import train_in_process, without_times
 from dlrun.datasets.batches import shard
 
 COMMON = ["dataset=digits", "device.type=cpu", "trainer.max_epochs=4", "model.hidden=[32]", "logger=none"]
@@ -74,3 +74,38 @@ def test_a_failing_rank_ends_the_job_with_its_message(cli, tmp_path):
     assert time.monotonic() - start < 120
     assert not (tmp_path / "run" / "metrics.json").exists()
 
+
+
+KILLER = textwrap.dedent('''
+    import os
+    import signal
+
+    from dlrun.callbacks import CALLBACKS, Callback
+    from dlrun.device import distributed
+
+
+    @CALLBACKS.register("kill_on_rank")
+    class KillOnRank(Callback):
+        """SIGKILL this worker at the start of `epoch`, on the first attempt only (torchrun counts restarts)."""
+
+        def __init__(self, rank: int, epoch: int):
+            self.rank, self.epoch = rank, epoch
+
+        def on_epoch_start(self, trainer, epoch):
+            first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+            if first_attempt and distributed.rank() == self.rank and epoch == self.epoch:
+                os.kill(os.getpid(), signal.SIGKILL)
+''')
+
+
+def test_a_killed_worker_is_restarted_and_the_job_ends_as_if_undisturbed(cli, tmp_path):
+    (tmp_path / "killer.py").write_text(KILLER)
+    killed = cli("train", *COMMON, "device.count=2", "device.max_restarts=1", "trainer.resume=auto", "plugins=[killer]",
+                 "callbacks=[{name: kill_on_rank, rank: 1, epoch: 3}]", "hydra.run.dir=killed")
+    assert killed.returncode == 0, killed.stderr
+    assert "failed (exitcode: -9) local_rank: 1" in killed.stderr  # torchrun saw the kill...
+    assert "resumed from" in killed.stdout and "after epoch 2" in killed.stdout  # ...and the workers continued
+    plain = cli("train", *COMMON, "device.count=2", "hydra.run.dir=plain")
+    assert plain.returncode == 0, plain.stderr
+    metrics = [without_times(json.loads((tmp_path / run / "metrics.json").read_text())) for run in ("killed", "plain")]
+    assert metrics[0] == metrics[1]
