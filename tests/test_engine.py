@@ -202,3 +202,17 @@ def test_recipes_reach_their_figures(tmp_path):
     assert diabetes["test"]["r2"] >= 0.35
     _, digits = train_in_process(["+experiment=digits_mlp"], tmp_path / "digits")
     assert digits["test"]["accuracy"] >= 0.95
+
+
+def test_device_threads_sets_the_cpu_pool_and_rejects_zero():
+    from dlrun.device import DeviceConfig
+    from dlrun.train import join_processes
+
+    before = torch.get_num_threads()
+    try:
+        assert join_processes(DeviceConfig(type="cpu", threads=1)) == torch.device("cpu")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match=r"^device.threads must be >= 1 or null, got 0$"):
+        DeviceConfig(threads=0)

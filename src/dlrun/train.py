@@ -126,6 +126,8 @@ def join_processes(device_cfg) -> torch.device:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         if not distributed.is_main():
             logging.getLogger().setLevel(logging.WARNING)  # one console summary: rank 0's
+    if device_cfg.threads is not None:
+        torch.set_num_threads(device_cfg.threads)
     return device
 
 

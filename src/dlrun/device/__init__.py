@@ -27,12 +27,15 @@ class DeviceConfig:
     channels_last: bool | Literal["auto"] = "auto"
     deterministic: bool = False
     benchmark: bool = False
+    threads: int | None = None
 
     def __post_init__(self):
         if self.deterministic and self.benchmark:
             raise ConfigError("device.deterministic and device.benchmark exclude each other; pick one")
         if self.count != "all" and self.count < 1:
             raise ConfigError(f"device.count must be >= 1 or 'all', got {self.count}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"device.threads must be >= 1 or null, got {self.threads}")
         if self.nodes < 1 or self.max_restarts < 0 or self.timeout_s <= 0:
             raise ConfigError("device.nodes must be >= 1, device.max_restarts >= 0 and device.timeout_s > 0")
 
