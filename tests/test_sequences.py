@@ -3,12 +3,14 @@ cross a split boundary, the aclImdb folder layout, the real SMS file end to end,
 and bad input (one line, exit code 2)."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from conftest import train_in_process
 from dlrun.config import compose, shared_path
@@ -209,17 +211,39 @@ BAD = [
     (["+experiment=sms_spam_mlp", "dataset.text=txt"], "has no column 'txt'. Did you mean 'text'?"),
     (["+experiment=sms_spam_lstm", "dataset.path=no/such.tsv"], "dataset.path: no such file: no/such.tsv"),
     (["+experiment=temperature_lstm", "dataset.value=temp"], "has no column 'temp'. Did you mean 'Temp'?"),
-    (["+experiment=imdb_lstm", "dataset.path=missing/aclImdb"],
-     "text folder not found: missing/aclImdb/train"),
-    (["+experiment=temperature_lstm", "dataset.split.shuffle=true"], "set dataset.split.shuffle=false"),
-    (["+experiment=sms_spam_lstm", "dataset.encoding=bag"], "dataset.encoding must be one of multi_hot, sequence"),
+    (["+experiment=imdb_lstm"], "text folder not found: data/aclImdb/train"),
 ]
 
 
-@pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a[1:]) for a, _ in BAD])
+@pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_sequence_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     result = cli("train", *args)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dlrun: error: ") and message in lines[0], result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+    assert not list(tmp_path.glob("outputs/**/metrics.json"))
+    if "aclImdb" in message:  # says where to put the archive
+        assert "aclImdb_v1.tar.gz" in lines[0] and "data/aclImdb/train/<class>/<one file per document>" in lines[0]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["+experiment=temperature_lstm", "dataset.split.shuffle=true"], "set dataset.split.shuffle=false"),
+    (["+experiment=temperature_lstm", "cv.folds=3", "cv.fold=0"], "is a time series: use dataset.split.val"),
+    (["+experiment=temperature_lstm", "dataset.window=400"], "the val split has 292 steps, fewer than window + horizon"),
+    (["+experiment=sms_spam_lstm", "dataset.encoding=bag"], "dataset.encoding must be one of multi_hot, sequence"),
+    (["+experiment=sms_spam_mlp", "model=lstm", "model.hidden=16"], "model (lstm) reads sequences"),
+    (["+experiment=sms_spam_lstm", "model.pooling=per_step"], "needs per-step labels"),
+    (["+experiment=pos_tagger_lstm", "task=classification"], "use task=tagging"),
+])
+def test_bad_sequence_settings_fail_with_a_config_error(args, message):
+    from dlrun.cv import CVConfig, fold_rows
+    from dlrun.errors import DlrunError
+    from dlrun.tasks import build_task
+    from dlrun.validate import validate
+
+    cfg = compose(args)
+    with pytest.raises(DlrunError, match=re.escape(message)):
+        validate(cfg)
+        data = build_data(cfg, rows=fold_rows(CVConfig.from_dict(OmegaConf.to_container(cfg.cv, resolve=True))))
+        build_task(cfg, data.info)
