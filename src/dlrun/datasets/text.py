@@ -23,7 +23,7 @@ log = logging.getLogger("dlrun")
 ACL_IMDB = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 
 
-def _labelled(texts: np.ndarray, labels, classes: list[str] | None = None):
+def _labelled(labels, classes: list[str] | None = None):
     """Label strings -> class codes over the sorted labels (ham, spam: spam is class 1)."""
     classes = classes or sort_levels(labels)
     codes = {name: i for i, name in enumerate(classes)}
@@ -48,7 +48,7 @@ def text_csv(path: str | None = None, text: str = "text", label: str = "label", 
     if len(frame) == 0:
         raise DataError(f"{path}: no labelled rows")
     texts = frame[text].fillna("").astype(str).to_numpy(dtype=object)
-    y, classes = _labelled(texts, [str(v).strip() for v in frame[label]])
+    y, classes = _labelled([str(v).strip() for v in frame[label]])
     if len(classes) < 2:
         raise DataError(f"{path}: column '{label}' holds one label only ({classes[0]}); classification needs two or more")
     return RawData(texts, y, "classification", class_names=classes,
@@ -97,11 +97,11 @@ def text_folder(path: str = "data/aclImdb", train: str = "train", test: str | No
     """Documents in one sub-folder per class, one file each (the aclImdb layout: train/pos/*.txt ...)."""
     check_text_encoding(encoding, num_words, max_len, keep, token_pattern)
     texts, labels, names = _read_folder(path, train, classes)
-    y, names = _labelled(texts, labels, names)
+    y, names = _labelled(labels, names)
     x_test = y_test = None
     if test is not None:
         test_texts, test_labels, _ = _read_folder(path, test, names)
-        x_test, y_test = test_texts, _labelled(test_texts, test_labels, names)[0]
+        x_test, y_test = test_texts, _labelled(test_labels, names)[0]
     return RawData(texts, y, "classification", x_test=x_test, y_test=y_test, class_names=names,
                    preprocessor=TextPreprocessor(encoding, num_words, max_len, keep, token_pattern))
 

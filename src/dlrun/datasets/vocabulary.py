@@ -64,7 +64,7 @@ def fit_vocabulary(texts, num_words: int, token_pattern: str = TOKEN_PATTERN, to
     try:
         counts = np.asarray(vectorizer.fit_transform(texts).sum(axis=0)).ravel()
     except ValueError as exc:  # "empty vocabulary; perhaps the documents only contain stop words"
-        raise DataError(f"no words found in the training texts ({str(exc).split(';')[0]}); check dataset.token_pattern")
+        raise DataError(f"no words found in the training texts ({str(exc).split(';')[0]}); check dataset.token_pattern") from None
     words = vectorizer.get_feature_names_out()
     return [str(w) for w in words[np.lexsort((words, -counts))]]
 
