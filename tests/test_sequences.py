@@ -176,7 +176,16 @@ def test_text_folder_reads_the_aclimdb_layout(tmp_path):
 
 
 # ---------------------------------------------------------------------------- runs on real data
-def test_sms_spam_mlp_recipe_end_to_end_then_eval_reproduces_it(tmp_path, cli):
+@pytest.fixture
+def one_thread():
+    """Small models on a shared 2-core CPU: one torch thread is faster than two that stall (README, K-fold)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_sms_spam_mlp_recipe_end_to_end_then_eval_reproduces_it(tmp_path, cli, one_thread):
     assert SMS.is_file()  # the real file must be there: this test never skips
     run = tmp_path / "sms"
     _, metrics = train_in_process(["+experiment=sms_spam_mlp", f"dataset.path={SMS}", "plots.enabled=false"], run)
@@ -189,7 +198,7 @@ def test_sms_spam_mlp_recipe_end_to_end_then_eval_reproduces_it(tmp_path, cli):
     assert {k: measured[k] for k in metrics["test"]} == pytest.approx(metrics["test"])
 
 
-def test_pos_tagger_recipe_tags_the_books_sentence(tmp_path):
+def test_pos_tagger_recipe_tags_the_books_sentence(tmp_path, one_thread):
     from dlrun.evaluate import open_checkpoint
     from dlrun.tasks import build_task
     from dlrun.train import restore
