@@ -59,6 +59,19 @@ def test_vocabulary_is_fitted_on_the_training_split_only(tmp_path):
     assert without.val.x[0, 0].item() == OOV
 
 
+def test_text_csv_with_a_header_and_quoted_texts(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text('id,review,stars\n1,"Great, really great",good\n2,"Awful ""movie""",bad\n3,fine film,good\n'
+                    '4,"bad, bad",bad\n', encoding="utf-8")
+    data = build_data(compose(["dataset=text_csv", f"dataset.path={path}", "dataset.sep=comma", "dataset.header=true",
+                               "dataset.quotes=true", "dataset.text=review", "dataset.label=stars",
+                               "dataset.split.test=0", "dataset.split.val=0", "dataset.max_len=3"]))
+    words = data.preprocessing["words"]
+    assert data.info.class_names == ["bad", "good"] and data.train.y.tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert words[:2] == ["bad", "great"] and "movie" in words  # the quotes and the commas inside them are gone
+    assert data.train.x[0].tolist() == [3, words.index("really") + 2, 3]
+
+
 def test_multi_hot_and_ids_match_the_tokenizer_on_the_real_sms_file():
     data = build_data(compose(["+experiment=sms_spam_mlp", f"dataset.path={SMS}"]))
     assert (len(data.train), len(data.val), len(data.test)) == (4013, 446, 1115)  # 5,574 texts, stratified 70/10/20

@@ -65,7 +65,7 @@ def _text_csv_format(path, text, label, sep, header, names, quotes, encoding, nu
     if text == label:
         raise ConfigError(f"dataset.text and dataset.label both name column '{text}'")
     check_text_encoding(encoding, num_words, max_len, keep, token_pattern)
-    fmt = TableFormat(_separator(sep), header, list(names) if names else None, [], None, quotes)
+    fmt = TableFormat(_separator(sep), header, list(names) if names and not header else None, [], None, quotes)
     if not Path(path).is_file():
         raise DataError(f"dataset.path: no such file: {path} (a relative path starts from {os.getcwd()})")
     return fmt
