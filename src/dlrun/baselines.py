@@ -1,8 +1,10 @@
 """What a model must beat: scikit-learn's dummy predictors, fitted on the training targets.
 
 Classification: the majority class and stratified random guessing; regression: the training mean
-(and the median, the best constant for MAE). They are scored on the test split (the validation
-split when a run has none) with the task's own metrics, in the data's original units.
+(and the median, the best constant for MAE). A data set may add naive forecasts of its own
+(`DataBundle.naive_forecasts`: a time series' last value and seasonal last value). They are scored on
+the test split (the validation split when a run has none) with the task's own metrics, in the data's
+original units.
 """
 
 from __future__ import annotations
@@ -37,12 +39,15 @@ def baselines(task, data: DataBundle, seed: int) -> dict:
             dummy = DummyRegressor(strategy=strategy).fit(np.zeros((len(y_train), 1)), y_train)
             names = task.metric_names if label == "mean" else [m for m in task.metric_names if m in MEDIAN_METRICS]
             if names:
-                result[label] = M.compute(names, y_eval, dummy.predict(np.zeros((len(y_eval), 1))), task.metric_ctx)
+                predicted = dummy.predict(np.zeros((len(y_eval), 1))).reshape(y_eval.shape)
+                result[label] = M.compute(names, y_eval, predicted, task.metric_ctx)
+        for label, predicted in data.naive_forecasts.get(name, {}).items():
+            result[label] = M.compute(task.metric_names, y_eval, predicted.reshape(y_eval.shape), task.metric_ctx)
     return result
 
 
 def _targets(task, split) -> np.ndarray:
-    y = split.y.detach().cpu().numpy()
+    y = task.targets_of(split.y).detach().cpu().numpy()
     if task.info.kind == "classification":
         return y.astype(np.int64)
     return task.in_data_units(y, y)[0]

@@ -6,6 +6,7 @@ preprocessing on the training split only and returns a `DataBundle` of tensors.
 
 from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData
 from dlrun.datasets.build import build_data, check_data_config
-from dlrun.datasets import cifar, csv_table, housing, image_folder, mnist, sklearn_sets, synthetic  # noqa: F401  (registers the factories)
+from dlrun.datasets import (cifar, csv_table, housing, image_folder, mnist, sklearn_sets, synthetic,  # noqa: F401
+                            tagged_text, text, timeseries)  # (registers the factories)
 
 __all__ = ["DATASETS", "DataBundle", "DataInfo", "Preprocessor", "RawData", "build_data", "check_data_config"]

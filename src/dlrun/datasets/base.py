@@ -13,6 +13,7 @@ from dlrun.registry import Registry
 DATASETS = Registry("dataset")
 
 Kind = Literal["classification", "regression"]
+IGNORE_LABEL = -100  # the label of padded steps in per-step targets (torch's cross-entropy ignore_index)
 
 
 class Preprocessor:
@@ -77,6 +78,8 @@ class DataInfo:
     target_scale: float = 1.0
     # [levels, width] of each embedded table column; their level codes are the last input columns
     embeddings: list[list[int]] = field(default_factory=list)
+    vocab_size: int = 0  # > 0: inputs are token ids in [0, vocab_size), 0 = padding (datasets/vocabulary.py)
+    per_step: bool = False  # one class label per sequence step (tagging); padded steps hold IGNORE_LABEL
 
     @property
     def in_features(self) -> int:
@@ -115,6 +118,8 @@ class DataBundle:
     loader: str = "memory"  # memory: index tensors on the device; dataloader: torch DataLoader with workers
     num_workers: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    # split -> naive forecaster -> its predictions of the split's targets, in data units (datasets/timeseries.py)
+    naive_forecasts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def to(self, device: torch.device) -> DataBundle:
         if self.loader == "dataloader":  # the DataLoader moves each batch; the data stays on the CPU

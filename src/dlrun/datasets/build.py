@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData, Split
 from dlrun.datasets.images import BatchTransform, ImageData, channel_stats
 from dlrun.datasets.splits import check_split, split_indices, split_off_test
+from dlrun.datasets.timeseries import SeriesData
 from dlrun.errors import ConfigError
 
 GENERIC_KEYS = ("name", "split", "standardize", "normalize", "augment", "loader", "num_workers", "memory_limit_mb")
@@ -77,6 +78,11 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
             raise ConfigError(f"K-fold (cv.folds > 1) works on table data sets; '{data['name']}' is an image data set: "
                               "use dataset.split.val instead")
         return build_image_data(raw, data, preprocessing)
+    if isinstance(raw, SeriesData):
+        if rows is not None:
+            raise ConfigError(f"K-fold (cv.folds > 1) would train on the future of its validation steps; "
+                              f"'{data['name']}' is a time series: use dataset.split.val instead")
+        return raw.bundle(data["split"], preprocessing)
     prep = raw.preprocessor or Preprocessor(standardize=bool(data.get("standardize")))
     classification = raw.kind == "classification"
     has_test = raw.x_test is not None
@@ -93,7 +99,8 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
         classes = raw.class_names or [str(c) for c in range(int(raw.y.max()) + 1)]
         binary = len(classes) == 2
         targets = lambda y: torch.as_tensor(np.asarray(y), dtype=torch.float32 if binary else torch.long)  # noqa: E731
-        info = DataInfo(raw.kind, (), 1 if binary else len(classes), len(classes), list(classes))
+        info = DataInfo(raw.kind, (), 1 if binary else len(classes), len(classes), list(classes),
+                        per_step=raw.y.ndim > 1)
     else:
         targets = lambda y: torch.as_tensor(  # noqa: E731
             np.asarray(prep.transform_target(np.asarray(y, np.float32), state), np.float32).reshape(len(y), -1))
@@ -107,6 +114,7 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
         return Split(torch.from_numpy(np.ascontiguousarray(prep.transform(x, state))), targets(y))
 
     info.embeddings = [list(e) for e in state.get("embeddings", [])]
+    info.vocab_size = int(state.get("vocab_size", 0))
     bundle = DataBundle(info, split(take(raw.x, tr), raw.y[tr]), split(take(raw.x, va), raw.y[va]),
                         split(x_test, y_test), preprocessing=state)
     info.input_shape = tuple(bundle.train.x.shape[1:])

@@ -56,20 +56,24 @@ class TableFormat:
     names: list[str] | None
     na_values: list[str]
     comment: str | None
+    quotes: bool = True  # false: a double quote is an ordinary character (tab-separated texts such as the SMS file)
 
     @classmethod
     def of(cls, dataset: dict) -> TableFormat:
         return cls(_separator(dataset.get("sep", ",")), dataset.get("header", True), dataset.get("names"),
-                   list(dataset.get("na_values") or []), dataset.get("comment"))
+                   list(dataset.get("na_values") or []), dataset.get("comment"), dataset.get("quotes", True))
 
 
 def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, optional: str | None = None):
     """All cells as strings (NaN where missing), columns named. `optional`: a column of `names` that a
     header-less file may leave out (the target, in files of new rows to predict)."""
+    import csv as csv_module
+
     import pandas as pd
 
     kwargs: dict[str, Any] = dict(dtype=str, keep_default_na=True, na_values=fmt.na_values, comment=fmt.comment,
-                                  index_col=False, header=0 if fmt.header else None, nrows=nrows)
+                                  index_col=False, header=0 if fmt.header else None, nrows=nrows,
+                                  quoting=csv_module.QUOTE_MINIMAL if fmt.quotes else csv_module.QUOTE_NONE)
     if fmt.sep == "whitespace" and fmt.comment is not None and fmt.comment.isspace():
         kwargs.update(sep=" ", skipinitialspace=True)  # a tab that starts a comment cannot also separate fields
     elif fmt.sep == "whitespace":

@@ -16,7 +16,7 @@ from dlrun.registry import Registry
 
 METRICS = Registry("metric")
 
-MAXIMIZED = ("accuracy", "f1", "precision", "recall", "auc", "r2")
+MAXIMIZED = ("accuracy", "f1", "f1_positive", "precision", "recall", "auc", "r2")
 
 
 def resolve_mode(mode: str, monitor: str, where: str) -> str:
@@ -70,6 +70,12 @@ def recall(y, p, ctx) -> float:
 def f1(y, p, ctx) -> float:
     """F1 score, macro-averaged over classes."""
     return _prf(y, p, ctx, 2)
+
+
+@METRICS.register("f1_positive")
+def f1_positive(y, p, ctx) -> float:
+    """F1 score of class 1 alone (two classes: the second class name in sorted order, e.g. spam of ham/spam)."""
+    return float(skm.f1_score(y, _labels(p), pos_label=1, average="binary", zero_division=0))
 
 
 @METRICS.register("auc")

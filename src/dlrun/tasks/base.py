@@ -139,6 +139,8 @@ def _task_kwargs(cfg: DictConfig) -> tuple[str, dict]:
 
 def resolve_task_name(name: str, info: DataInfo | None) -> str:
     if name == "auto":
+        if info is not None and info.per_step:
+            return "tagging"
         return info.kind if info is not None else "classification"
     return name
 

@@ -7,7 +7,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun import metrics as M
-from dlrun.datasets.base import DataInfo
+from dlrun.datasets.base import IGNORE_LABEL, DataInfo
 from dlrun.device import distributed
 from dlrun.errors import ConfigError
 from dlrun.losses import LOSSES
@@ -48,10 +48,18 @@ class SupervisedTask(Task):
     def _scores(self, out: torch.Tensor) -> torch.Tensor:
         return out
 
+    def _align(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs and targets as the loss and the metrics take them: one row per prediction."""
+        return out, y
+
+    def targets_of(self, y: torch.Tensor) -> torch.Tensor:
+        """A split's targets, one per prediction (as `_align` leaves them)."""
+        return y
+
     def training_step(self, batch):
         x, y = batch
         with self.autocast():
-            out = self.models["model"](x)  # through the DDP wrapper when there is one
+            out, y = self._align(self.models["model"](x), y)  # through the DDP wrapper when there is one
             loss = self.loss_fn(self._loss_input(out).float(), y)
         total = loss
         logs = {"loss": loss.detach()}
@@ -74,8 +82,9 @@ class SupervisedTask(Task):
         return targets, scores
 
     @torch.no_grad()
-    def predict(self, batches) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw model outputs (logits or values) and targets for every batch of the whole split, in eval mode.
+    def predict(self, batches, aligned: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw model outputs (logits or values) and targets for every batch of the whole split, in eval mode,
+        one row per prediction (`aligned`) or as the model gives them.
 
         With several processes each evaluates its share and the results are gathered in rank order.
         """
@@ -85,7 +94,8 @@ class SupervisedTask(Task):
             with self.autocast():
                 outs.append(self.model(x).float())
             ys.append(y)
-        return distributed.gather_cat(torch.cat(outs)), distributed.gather_cat(torch.cat(ys))
+        out, y = distributed.gather_cat(torch.cat(outs)), distributed.gather_cat(torch.cat(ys))
+        return self._align(out, y) if aligned else (out, y)
 
     def evaluate(self, batches) -> dict[str, float]:
         out, y = self.predict(batches)
@@ -95,7 +105,7 @@ class SupervisedTask(Task):
     def predictions(self, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
         """Class probabilities ((n,) of class 1 when binary), or values in the data's original units."""
         rows = ((x[lo : lo + batch_size], x.new_zeros(len(x[lo : lo + batch_size]))) for lo in range(0, len(x), batch_size))
-        scores = self._scores(self.predict(rows)[0]).cpu().numpy()
+        scores = self._scores(self.predict(rows, aligned=False)[0]).cpu().numpy()
         return self.in_data_units(scores, scores)[1]
 
     def log_keys(self) -> list[str]:
@@ -110,6 +120,8 @@ class ClassificationTask(SupervisedTask):
                  top_k: int = 5):
         if info.kind != "classification":
             raise ConfigError(f"task 'classification' needs class labels, but data set '{cfg.dataset.name}' is a regression data set")
+        if info.per_step and not isinstance(self, TaggingTask):
+            raise ConfigError(f"data set '{cfg.dataset.name}' has one label per step: use task=tagging")
         self.binary = info.binary
         self.default_loss = "bce" if self.binary else "cross_entropy"
         super().__init__(cfg, info, loss, metrics, top_k)
@@ -125,6 +137,28 @@ class ClassificationTask(SupervisedTask):
 
     def _scores(self, out):
         return torch.sigmoid(out.squeeze(-1)) if self.binary else torch.softmax(out, dim=-1)
+
+
+@TASKS.register("tagging")
+class TaggingTask(ClassificationTask):
+    """Sequence tagging: one class per step (the books' part-of-speech tagger); padded steps do not count."""
+
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None = None, metrics: list[str] | None = None,
+                 top_k: int = 5):
+        if not info.per_step:
+            raise ConfigError(f"task 'tagging' needs one label per step (dataset=tagged_text); "
+                              f"data set '{cfg.dataset.name}' has one per row")
+        super().__init__(cfg, info, loss, metrics, top_k)
+
+    def default_metrics(self):
+        return ["accuracy", "f1"]
+
+    def _align(self, out, y):
+        real = y != IGNORE_LABEL
+        return out[real], y[real]
+
+    def targets_of(self, y):
+        return y[y != IGNORE_LABEL]
 
 
 @TASKS.register("regression")
