@@ -229,3 +229,19 @@ def test_models_take_their_shapes_from_the_data(shape):
         fake = pair.generator(torch.randn(4, pair.generator.latent_dim), y)
         assert fake.shape == x.shape and fake.abs().max() <= 1
         assert pair.discriminator(fake, y).shape == (4,)
+
+
+def test_gan_trains_under_ddp_on_two_cpu_processes(cli, mnist_root, tmp_path):
+    args = [*data_args(mnist_root), "task=gan", "model=dcgan", "model.generator_width=8", "model.discriminator_width=8",
+            "dataset.normalize=symmetric", "trainer.max_epochs=1", "trainer.batch_size=32", "device.type=cpu",
+            "device.count=2", "logger=none", "task.num_samples=4", "hydra.run.dir=ddp"]
+    result = cli("train", *args)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert metrics["history"][0]["train_samples"] == 360  # both ranks' shares of the epoch
+    assert sorted(p.name for p in (tmp_path / "ddp" / "samples").iterdir()) == ["samples_epoch_001.png"]  # rank 0 only
+    from dlrun.trainer.checkpoint_io import load_checkpoint
+
+    state = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "last.pt")["task"]
+    assert set(state["models"]) == set(state["optimizers"]) == {"generator", "discriminator"}
+    assert not any(k.startswith("module.") for k in state["models"]["generator"])  # saved without the DDP wrapper
