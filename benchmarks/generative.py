@@ -10,7 +10,8 @@ Trains, with `dlrun train +experiment=NAME hydra.run.dir=DIR/NAME` (a finished r
   to it (target: at least 0.8 averaged over classes);
 - `fashion_mnist_gan`: the classifier's predicted-class distribution over `--samples` samples and the
   entropy of that marginal (ln 10 = 2.303 nats when every class is equally frequent; mode collapse lowers it).
-`--vae`, `--gan`, `--cgan` and `--classifier` pick other recipes (e.g. the mnist_* ones with MNIST in ./data).
+`--vae`, `--gan`, `--cgan` and `--classifier` pick other recipes (e.g. the mnist_* ones with MNIST in ./data);
+`--cgan-checkpoints FILE ...` measures more CGAN checkpoints the same way (e.g. copies of last.pt from earlier epochs).
 Results are printed and written to DIR/generative_results.json. Set OMP_NUM_THREADS=1 on a busy small CPU.
 """
 
@@ -56,6 +57,18 @@ class Judge:
         loaded = load_run(run_dir)
         self.task, self.class_names = loaded.task, loaded.info.class_names
         self.transform = BatchTransform(loaded.preprocessing["mean"], loaded.preprocessing["std"])
+        self.run_dir = run_dir
+
+    def real_test_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The classifier's predicted classes and the true classes of the real test images (the reference)."""
+        from omegaconf import OmegaConf
+
+        from dlrun.datasets import build_data
+        from dlrun.evaluate import open_checkpoint
+
+        state = open_checkpoint(self.run_dir, "final")[1]
+        data = build_data(OmegaConf.create(state["config"]), preprocessing=state["data"]["preprocessing"])
+        return self.classes(data.test.x.float() / 255.0), data.test.y
 
     def classes(self, images: torch.Tensor) -> torch.Tensor:
         scaled = self.transform(images.to(self.task.device), train=False)
@@ -70,6 +83,15 @@ def generated(task, count: int, seed: int, label: int | None = None, chunk: int 
         labels = torch.full((n,), label, dtype=torch.long) if label is not None else None
         parts.append(task.generate(torch.randn(n, task.latent_dim, generator=gen), labels).cpu())
     return torch.cat(parts)
+
+
+def class_fidelity(judge: Judge, cgan, per_class: int) -> dict:
+    """For each class, the fraction of its samples the classifier assigns to it, and their mean."""
+    fractions = {}
+    for k, name in enumerate(judge.class_names):
+        predicted = judge.classes(generated(cgan, per_class, seed=k, label=k))
+        fractions[name] = round(float((predicted == k).double().mean()), 4)
+    return {"assigned_to_requested_class": fractions, "mean": round(sum(fractions.values()) / len(fractions), 4)}
 
 
 def entropy(predicted: torch.Tensor, classes: int) -> tuple[float, list[float]]:
@@ -87,6 +109,7 @@ def main() -> None:
     parser.add_argument("--classifier", default="fashion_mnist_mlp")
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--cgan-checkpoints", type=Path, nargs="*", default=[])
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent / "src"))
     from dlrun.sample import load_run
@@ -99,16 +122,19 @@ def main() -> None:
     results["vae"] = {"recipe": args.vae, **vae_curve(dirs["vae"])}
     judge = Judge(dirs["classifier"])
     classifier = json.loads((dirs["classifier"] / "metrics.json").read_text())["test"]
-    results["classifier"] = {"recipe": args.classifier, "test_accuracy": round(classifier["accuracy"], 4)}
     classes = len(judge.class_names)
+    predicted, truth = judge.real_test_set()
+    recall = {name: round(float((predicted[truth == k] == k).double().mean()), 4) for k, name in enumerate(judge.class_names)}
+    results["classifier"] = {"recipe": args.classifier, "test_accuracy": round(classifier["accuracy"], 4),
+                             "real_test_recall_per_class": recall,
+                             "real_test_predicted_entropy_nats": round(entropy(predicted, classes)[0], 4)}
 
-    cgan = load_run(dirs["cgan"]).task
-    per_class = {}
-    for k, name in enumerate(judge.class_names):
-        predicted = judge.classes(generated(cgan, args.per_class, seed=k, label=k))
-        per_class[name] = round(float((predicted == k).double().mean()), 4)
-    results["cgan"] = {"recipe": args.cgan, "samples_per_class": args.per_class, "assigned_to_requested_class": per_class,
-                       "mean": round(sum(per_class.values()) / classes, 4)}
+    results["cgan"] = {"recipe": args.cgan, "samples_per_class": args.per_class,
+                       **class_fidelity(judge, load_run(dirs["cgan"]).task, args.per_class)}
+    for path in args.cgan_checkpoints:
+        run = load_run(path)
+        epoch = torch.load(run.checkpoint, weights_only=True)["trainer"]["epoch"]
+        results.setdefault("cgan_by_epoch", {})[epoch] = class_fidelity(judge, run.task, args.per_class)["mean"]
 
     gan = load_run(dirs["gan"]).task
     nats, freq = entropy(judge.classes(generated(gan, args.samples, seed=0)), classes)

@@ -8,7 +8,7 @@ CASES = [
     (["dataset=digitz"], "dlrun: error: unknown dataset 'digitz'. Known: boston_housing, breast_cancer, "
                          "california_housing, cifar10, classification, csv, diabetes, digits, fashion_mnist, "
                          "image_folder, iris, mnist, moons, wine, xor. Did you mean 'digits'?"),
-    (["model=mlpp"], "dlrun: error: unknown model 'mlpp'. Known: cnn, mlp. Did you mean 'mlp'?"),
+    (["model=mlpp"], "dlrun: error: unknown model 'mlpp'. Known: cgan_mlp, cnn, dcgan, gan_mlp, mlp, vae_conv, vae_mlp. Did you mean 'mlp'?"),
     (["+experiment=digits_mpl"], "Did you mean 'digits_mlp'?"),
     (["trainer.max_epochs=-1"], "dlrun: error: trainer.max_epochs must be >= 1, got -1"),
     (["optimizer.lr=0"], "dlrun: error: optimizer.lr must be > 0, got 0"),
