@@ -99,7 +99,7 @@ class GanTask(GenerativeTask):
     def training_step(self, batch):
         x, y = batch
         n = len(x)
-        real_labels = y if self.conditional else None
+        real_labels = y.long() if self.conditional else None  # two-class data sets hold float targets
         G, D = self.models["generator"], self.models["discriminator"]
         d_opt, g_opt = self.optimizers["discriminator"], self.optimizers["generator"]
         for _ in range(self.d_steps):
@@ -137,7 +137,7 @@ class GanTask(GenerativeTask):
             labels = self._labels(n, gen)
             z = self._latent(n, gen)
             with self.autocast():
-                real_logits = self.discriminator(x, y if self.conditional else None).float()
+                real_logits = self.discriminator(x, y.long() if self.conditional else None).float()
                 fake_logits = self.discriminator(self.generator(z, labels), labels).float()
             bce = F.binary_cross_entropy_with_logits
             sums += torch.stack([

@@ -85,6 +85,9 @@ class VaeTask(GenerativeTask):
     def log_keys(self) -> list[str]:
         return ["loss", "recon", "kl"]
 
+    def summary_inputs(self, x):
+        return {"vae": (x, torch.zeros(len(x), self.latent_dim, device=x.device))}  # eps given: no draw from the RNG
+
     # ---- pictures and sampling
     @torch.no_grad()
     def generate(self, z, labels=None):
