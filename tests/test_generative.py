@@ -245,3 +245,16 @@ def test_gan_trains_under_ddp_on_two_cpu_processes(cli, mnist_root, tmp_path):
     state = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "last.pt")["task"]
     assert set(state["models"]) == set(state["optimizers"]) == {"generator", "discriminator"}
     assert not any(k.startswith("module.") for k in state["models"]["generator"])  # saved without the DDP wrapper
+
+
+def test_generative_recipes_compose_and_pass_the_checks():
+    from dlrun.config import compose
+    from dlrun.validate import validate
+
+    for data in ("mnist", "fashion_mnist"):
+        for kind, task, normalize, monitor in (("vae", "vae", "unit", "val/loss"), ("gan", "gan", "symmetric", None),
+                                               ("cgan", "cgan", "symmetric", None), ("dcgan", "gan", "symmetric", None)):
+            cfg = compose([f"+experiment={data}_{kind}"])
+            validate(cfg)
+            assert (cfg.dataset.name, cfg.task.name, cfg.dataset.normalize) == (data, task, normalize)
+            assert cfg.trainer.checkpoint.monitor == monitor
