@@ -9,7 +9,8 @@ CASES = [
                          "california_housing, cifar10, classification, csv, diabetes, digits, fashion_mnist, "
                          "image_folder, iris, mnist, moons, tagged_text, text_csv, text_folder, timeseries_csv, wine, xor. "
                          "Did you mean 'digits'?"),
-    (["model=mlpp"], "dlrun: error: unknown model 'mlpp'. Known: cnn, gru, lstm, mlp. Did you mean 'mlp'?"),
+    (["model=mlpp"], "dlrun: error: unknown model 'mlpp'. Known: cgan_mlp, cnn, dcgan, gan_mlp, gru, lstm, mlp, vae_conv, "
+                     "vae_mlp. Did you mean 'mlp'?"),
     (["+experiment=digits_mpl"], "Did you mean 'digits_mlp'?"),
     (["trainer.max_epochs=-1"], "dlrun: error: trainer.max_epochs must be >= 1, got -1"),
     (["optimizer.lr=0"], "dlrun: error: optimizer.lr must be > 0, got 0"),

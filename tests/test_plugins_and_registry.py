@@ -56,7 +56,8 @@ def test_plugin_model_with_a_bad_argument_names_it(cli, tmp_path):
     assert result.stderr.strip() == "dlrun: error: model.width must be an integer, got 'wide' (str)"
     result = cli("train", "model=quadratic")
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("dlrun: error: unknown model 'quadratic'. Known models: cnn, gru, lstm, mlp.")
+    assert result.stderr.strip().startswith("dlrun: error: unknown model 'quadratic'. Known models: cgan_mlp, cnn, dcgan, "
+                                            "gan_mlp, gru, lstm, mlp, vae_conv, vae_mlp.")
 
 
 def test_registry_unknown_name_lists_known_and_closest():

@@ -141,6 +141,29 @@ def predict(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT",
 
 
 @app.command()
+def sample(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT",
+                                      help="A run directory or a checkpoint file of a vae, gan or cgan run."),
+           n: Optional[int] = typer.Option(None, "-n", help="How many images: samples (default 64), per class for a "
+                                           "CGAN without --class (default 10), interpolation steps (default 10), "
+                                           "or the manifold grid of a 2-D VAE (a square, default 400)."),
+           class_: Optional[str] = typer.Option(None, "--class", help="Only this class (index or name); CGAN only."),
+           interpolate: bool = typer.Option(False, "--interpolate", help="A row of images between two random "
+                                                                          "latent points."),
+           seed: int = typer.Option(0, "--seed", help="Seed of the latent vectors."),
+           output: Path = typer.Option(Path("samples.png"), "-o", "--output", help="Image file to write."),
+           checkpoint: str = typer.Option("final", help="In a run directory: final (the weights the run ended with), "
+                                                      "best or last.")) -> None:
+    """Generate images from a trained VAE, GAN or CGAN and save them as one grid."""
+    from dlrun.sample import sample_grid
+
+    try:
+        message = sample_grid(run, n, class_, interpolate, seed, output, prefer=checkpoint)
+    except DlrunError as exc:
+        fail(exc)
+    print(message, file=sys.stderr)
+
+
+@app.command()
 def cp(experiment: str = typer.Argument(..., help="A shipped recipe (dlrun list experiments)."),
        dest: Optional[Path] = typer.Argument(None, help="File or folder; default ./experiments/NAME.yaml."),
        force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:

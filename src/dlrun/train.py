@@ -65,12 +65,12 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
              type(task).__name__, task.parameter_count(), len(data.train), len(data.val or []), len(data.test or []))
 
     if main:
-        summary = model_summary(dict(task.models), next(iter(data.batches("train", 2)))[0])
+        summary = model_summary(dict(task.models), task.summary_inputs(next(iter(data.batches("train", 2)))[0]))
         log.info("%s", summary)
         (run_dir / "model_summary.txt").write_text(summary + "\n", encoding="utf-8")
 
     checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode, save=main)
-    callbacks = [SchedulerStep(), checkpoint, *build_extra_callbacks(_plain(cfg.callbacks))]
+    callbacks = [SchedulerStep(), checkpoint, *task.callbacks(), *build_extra_callbacks(_plain(cfg.callbacks))]
     if tcfg.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
     logger = build_logger(checked.logger, run_dir, _hparams(cfg)) if main else None

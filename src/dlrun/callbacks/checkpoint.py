@@ -1,4 +1,8 @@
-"""Write checkpoints/last.pt every epoch and checkpoints/best.pt when the monitored metric improves."""
+"""Write checkpoints/last.pt every epoch and checkpoints/best.pt when the monitored metric improves.
+
+`monitor: null` writes last.pt only (for runs without a meaningful validation figure, such as GANs):
+the final weights are then the last epoch's, and metrics.json has no "best" entry.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,16 @@ class ModelCheckpoint(Callback):
 
     priority = 90  # after everything that changes state at epoch end, so the file holds it all
 
-    def __init__(self, monitor: str = "val/loss", mode: str = "auto", save: bool = True):
-        self.monitor = Monitor(monitor, mode, "trainer.checkpoint")
+    def __init__(self, monitor: str | None = "val/loss", mode: str = "auto", save: bool = True):
+        self.monitor = Monitor(monitor, mode, "trainer.checkpoint") if monitor is not None else None
         self.save = save  # only rank 0 writes files in a multi-process run
 
     def on_fit_start(self, trainer):
-        self.monitor.check_logged(trainer.log_keys)
+        if self.monitor is not None:
+            self.monitor.check_logged(trainer.log_keys)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        improved = self.monitor.update(epoch, logs)
+        improved = self.monitor is not None and self.monitor.update(epoch, logs)
         state = trainer.checkpoint_state()  # includes this callback's updated state (a collective: every rank)
         if not self.save:
             return
@@ -31,12 +36,13 @@ class ModelCheckpoint(Callback):
             save_atomic(state, folder / "best.pt")
 
     def best(self) -> dict:
-        if self.monitor.best_epoch is None:
+        if self.monitor is None or self.monitor.best_epoch is None:
             return {}
         return {"epoch": self.monitor.best_epoch, self.monitor.key: self.monitor.best}
 
     def state_dict(self):
-        return {"monitor": self.monitor.state_dict()}
+        return {"monitor": self.monitor.state_dict() if self.monitor is not None else None}
 
     def load_state_dict(self, state):
-        self.monitor.load_state_dict(state["monitor"])
+        if self.monitor is not None and state.get("monitor") is not None:
+            self.monitor.load_state_dict(state["monitor"])

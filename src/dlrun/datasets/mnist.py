@@ -7,10 +7,13 @@ when the host cannot be reached.
 
 from __future__ import annotations
 
+import gzip
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from torchvision import datasets as tvd
-from torchvision.datasets.utils import extract_archive
 
 from dlrun.datasets.base import DATASETS
 from dlrun.datasets.images import ImageData, data_root, try_download
@@ -34,12 +37,23 @@ def _prepare(cls, root: Path, extra: list[Path]) -> bool:
             for f in FILES:
                 if not (raw / f).is_file():
                     source = folder / f if (folder / f).is_file() else folder / f"{f}.gz"
-                    if source.suffix == ".gz":
-                        extract_archive(str(source), str(raw))
-                    else:
-                        (raw / f).write_bytes(source.read_bytes())
+                    _copy_atomic(source, raw / f)
             return True
     return False
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    """Copy (gunzip) into a temp file, then rename: processes preparing the same folder at once (the ranks of a
+    multi-process run) never read a half-written file."""
+    opener = gzip.open if source.suffix == ".gz" else open
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with opener(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_idx(cls, root: str, download: bool, extra: list[Path] | None = None) -> ImageData:

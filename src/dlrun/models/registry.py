@@ -32,3 +32,21 @@ def build_model(cfg: DictConfig, info: DataInfo, where: str = "model") -> nn.Mod
     inputs = EmbeddedColumns(info.in_features - len(info.embeddings), info.embeddings)
     inner = replace(info, input_shape=(inputs.out_features,), embeddings=[])
     return nn.Sequential(inputs, MODELS.build(name, inner, where=where, **kwargs))
+
+
+def for_task(task: str):
+    """Mark a model factory as the network(s) of a generative task (`vae`, `gan`, `cgan`).
+
+    The config check then pairs them: such a model needs that task, and that task needs such a model.
+    """
+
+    def mark(factory):
+        factory.task = task
+        return factory
+
+    return mark
+
+
+def model_task(name: str) -> str | None:
+    """The task a model factory is made for (None for models of any supervised task)."""
+    return getattr(MODELS.get(name), "task", None)

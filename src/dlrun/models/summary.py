@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 
-def model_summary(models: dict[str, nn.Module], example: torch.Tensor | None) -> str:
-    return "\n\n".join(_one(name, model, example) for name, model in models.items())
+def model_summary(models: dict[str, nn.Module], inputs: dict[str, tuple[torch.Tensor, ...]] | None) -> str:
+    """The summary of every network; `inputs` holds each one's example inputs (Task.summary_inputs)."""
+    return "\n\n".join(_one(name, model, (inputs or {}).get(name)) for name, model in models.items())
 
 
-def _one(name: str, model: nn.Module, example: torch.Tensor | None) -> str:
+def _one(name: str, model: nn.Module, example: tuple[torch.Tensor, ...] | None) -> str:
     shapes: dict[str, str] = {}
     hooks = []
     for layer_name, layer in model.named_modules():
@@ -25,7 +26,7 @@ def _one(name: str, model: nn.Module, example: torch.Tensor | None) -> str:
         model.eval()
         try:
             with torch.no_grad():
-                model(example)
+                model(*example)
         except Exception as exc:  # noqa: BLE001 - a model that needs other inputs still gets its layer list
             shapes["(forward)"] = f"not traced: {type(exc).__name__}"
         finally:

@@ -63,5 +63,11 @@ def adagrad(params: Iterable, lr: float = 0.01, weight_decay: float = 0.0, lr_de
 
 
 def build_optimizer(cfg: DictConfig, params: Iterable, where: str = "optimizer") -> torch.optim.Optimizer:
+    """The optimizer `cfg` names; `where` is its config node in messages (task.generator_optimizer for a GAN's)."""
     kwargs = OmegaConf.to_container(cfg, resolve=True)
-    return OPTIMIZERS.build(kwargs.pop("name"), params, where=where, **kwargs)
+    try:
+        return OPTIMIZERS.build(kwargs.pop("name"), params, where=where, **kwargs)
+    except ConfigError as exc:  # the factories' own checks name the top-level node
+        if where != "optimizer" and str(exc).startswith("optimizer."):
+            raise ConfigError(where + str(exc)[len("optimizer"):]) from None
+        raise

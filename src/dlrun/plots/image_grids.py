@@ -70,3 +70,12 @@ def log_worst(probs: torch.Tensor, targets: torch.Tensor, data, run_dir: Path, l
     if logger is not None:
         logger.add_figure("worst_test", fig)
     plt.close(fig)
+
+
+def save_grid(images: torch.Tensor, path: Path, columns: int) -> torch.Tensor:
+    """Save images (float in [0,1], N x C x H x W) as a grid of `columns` per row (2 px padding); return it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = make_grid(images.detach().float().cpu(), nrow=columns, padding=2)
+    save_image(grid, path)
+    return grid

@@ -5,6 +5,6 @@ interface, so a task with two networks and two optimizers (a GAN) needs no chang
 """
 
 from dlrun.tasks.base import TASKS, Task, build_task, check_task_config
-from dlrun.tasks import supervised  # noqa: F401  (registers the tasks)
+from dlrun.tasks import gan, supervised, vae  # noqa: F401  (registers the tasks)
 
 __all__ = ["TASKS", "Task", "build_task", "check_task_config"]

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from dlrun.datasets.base import DataInfo
+from dlrun.errors import ConfigError
 from dlrun.registry import Registry
 
 TASKS = Registry("task")
@@ -68,15 +69,22 @@ class Task:
     def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         """zero_grad, backward, optional gradient clipping, step (with the fp16 scaler when active)."""
         optimizer.zero_grad(set_to_none=True)
+        self.backward(loss)
+        self.step(optimizer, module)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backward pass of one loss (scaled when the fp16 scaler is active); gradients accumulate."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
+        """Optional gradient clipping of `module`, then the optimizer step (through the scaler when active)."""
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
             if self.grad_clip:
                 self.scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
             self.scaler.step(optimizer)
             self.scaler.update()
             return
-        loss.backward()
         if self.grad_clip:
             nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
         optimizer.step()
@@ -100,6 +108,14 @@ class Task:
     def log_keys(self) -> list[str]:
         """Names `evaluate` returns (the loop prefixes them with val/ or train/)."""
         return ["loss"]
+
+    def callbacks(self) -> list:
+        """Callbacks the task brings along (e.g. sample pictures of a generative task); none by default."""
+        return []
+
+    def summary_inputs(self, x: torch.Tensor) -> dict[str, tuple[torch.Tensor, ...]]:
+        """Example inputs of each network for the model summary, given a small batch of data."""
+        return {name: (x,) for name in self.models}
 
     # ---- learning rate and state
     @property
@@ -148,9 +164,18 @@ def resolve_task_name(name: str, info: DataInfo | None) -> str:
 def check_task_config(cfg: DictConfig) -> None:
     from dlrun.losses import LOSSES
     from dlrun.metrics import METRICS
+    from dlrun.models.registry import model_task
 
     name, kwargs = _task_kwargs(cfg)
-    TASKS.check(resolve_task_name(name, None), kwargs, "task", injected=2)
+    task = resolve_task_name(name, None)
+    TASKS.check(task, kwargs, "task", injected=2)
+    check = getattr(TASKS.get(task), "check_config", None)  # a task's own checks (data, model, optimizers)
+    if check is not None:
+        check(cfg, kwargs)
+    elif model_task(cfg.model.name) is not None:
+        family = model_task(cfg.model.name)
+        raise ConfigError(f"model '{cfg.model.name}' is a {family} model: train it with task={family}"
+                          + (" (or task=cgan when it is conditional)" if family == "gan" else ""))
     if kwargs.get("loss") is not None:
         LOSSES.get(kwargs["loss"])
     for metric in kwargs.get("metrics") or []:

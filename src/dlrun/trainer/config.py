@@ -28,7 +28,7 @@ class EarlyStoppingConfig:
 
 @dataclass
 class CheckpointConfig:
-    monitor: str = "val/loss"
+    monitor: str | None = "val/loss"  # None: last.pt only (no best epoch)
     mode: Mode = "auto"
 
 
