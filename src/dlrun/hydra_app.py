@@ -45,6 +45,13 @@ def run_hydra(args: list[str], fail: Callable[[DlrunError], None]) -> None:
                 return run()
             except DlrunError as exc:
                 fail(exc)
+            except Exception as exc:
+                from dlrun.device.distributed import lost_peer
+
+                lost = lost_peer(exc)  # a worker whose peer died: one line; torchrun reports the cause
+                if lost is None:
+                    raise
+                fail(lost)
         try:
             return run()
         except Exception as exc:  # noqa: BLE001 - one bad job must not end the sweep

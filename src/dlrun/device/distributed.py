@@ -35,7 +35,18 @@ def init(device_type: str, timeout_s: float) -> None:
     os.environ.setdefault("RANK", str(rank))
     os.environ.setdefault("WORLD_SIZE", str(world))
     backend = "nccl" if device_type == "cuda" else "gloo"
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    timeout = datetime.timedelta(seconds=timeout_s)
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        # Under torchrun's agent the workers share its store across restarts, and the process group keys
+        # its addresses by rank alone: restarted workers could read their dead predecessors' ports. A
+        # prefix per attempt keeps every attempt's rendezvous to itself.
+        agent = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world, is_master=False,
+                              timeout=timeout)
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        store = dist.PrefixStore(f"dlrun/attempt_{attempt}/", agent)
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timeout)
+        return
+    dist.init_process_group(backend, timeout=timeout)
 
 
 def shutdown() -> None:
@@ -86,3 +97,21 @@ def gather_objects(obj):
 def barrier() -> None:
     if active():
         dist.barrier()
+
+
+def lost_peer(exc: BaseException):
+    """A collective that failed because another process of the job ended (killed, crashed), as a one-line
+    error; None for anything else, which keeps its traceback."""
+    from dlrun.errors import DlrunError
+
+    if not launched():
+        return None
+    text = str(exc)
+    dist_error = getattr(dist, "DistError", ())
+    if not (isinstance(exc, dist_error) or "gloo/transport" in text or "Connection reset by peer" in text
+            or "Connection closed by peer" in text):
+        return None
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    error = DlrunError(f"rank {env_world()[0]}: another process of the job ended during a collective operation ({first[:200]})")
+    error.exit_code = 1
+    return error
