@@ -24,11 +24,13 @@ class VAE(nn.Module):
         super().__init__()
         self.image_shape, self.latent_dim = tuple(image_shape), latent_dim
 
+    # subclasses build `encoder`, the `mu` and `log_var` heads, and `decoder`
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        h = self.encoder(x)
+        return self.mu(h), self.log_var(h)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        return self.decoder(z)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], shaped like the inputs."""
@@ -60,13 +62,6 @@ class MLPVAE(VAE):
         layers += [nn.Linear(width, pixels), nn.Unflatten(1, self.image_shape)]
         self.decoder = nn.Sequential(*layers)
 
-    def encode(self, x):
-        h = self.encoder(x)
-        return self.mu(h), self.log_var(h)
-
-    def decode_logits(self, z):
-        return self.decoder(z)
-
 
 class ConvVAE(VAE):
     def __init__(self, image_shape, latent_dim: int, channels: list[int], hidden: int):
@@ -93,13 +88,6 @@ class ConvVAE(VAE):
                 layers.append(nn.ReLU())
             width = size
         self.decoder = nn.Sequential(*layers)
-
-    def encode(self, x):
-        h = self.encoder(x)
-        return self.mu(h), self.log_var(h)
-
-    def decode_logits(self, z):
-        return self.decoder(z)
 
 
 def image_shape(info: DataInfo, model: str) -> tuple[int, int, int]:
