@@ -44,3 +44,16 @@ def cli(tmp_path):
         return run_cli(*args, cwd=kw.pop("cwd", tmp_path), **kw)
 
     return _run
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, message: str, run_root: Path) -> str:
+    """A bad-input failure: exit code 2, one `dlrun: error:` line holding `message`, no traceback, no run written.
+    Returns the line."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dlrun: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not list(run_root.glob("outputs/**/metrics.json"))
+    return lines[0]

@@ -2,6 +2,8 @@
 
 import pytest
 
+from conftest import assert_one_line_error
+
 CASES = [
     (["trainer.max_epoch=5"], "dlrun: error: unknown config key 'trainer.max_epoch'. Did you mean 'trainer.max_epochs'?"),
     (["datset=iris"], "dlrun: error: unknown config key 'datset'. Did you mean 'dataset'?"),
@@ -29,14 +31,7 @@ CASES = [
 
 @pytest.mark.parametrize("args,message", CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_bad_config_is_one_line_and_exit_2(cli, tmp_path, args, message):
-    result = cli("train", *args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("dlrun: error: ")
-    assert message in lines[0]
-    assert "Traceback" not in result.stdout + result.stderr
-    assert not list(tmp_path.glob("outputs/**/metrics.json"))
+    assert_one_line_error(cli("train", *args), message, tmp_path)
 
 
 def test_debug_shows_the_traceback(cli):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import train_in_process
+from conftest import assert_one_line_error, train_in_process
 from dlrun.config import compose, shared_path
 from dlrun.datasets import build_data
 from dlrun.datasets.base import DataInfo
@@ -239,14 +239,9 @@ BAD = [
 
 @pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_sequence_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
-    result = cli("train", *args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dlrun: error: ") and message in lines[0], result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    assert not list(tmp_path.glob("outputs/**/metrics.json"))
+    line = assert_one_line_error(cli("train", *args), message, tmp_path)
     if "aclImdb" in message:  # says where to put the archive
-        assert "aclImdb_v1.tar.gz" in lines[0] and "data/aclImdb/train/<class>/<one file per document>" in lines[0]
+        assert "aclImdb_v1.tar.gz" in line and "data/aclImdb/train/<class>/<one file per document>" in line
 
 
 @pytest.mark.parametrize("args,message", [
