@@ -30,6 +30,13 @@ class TrainingDiverged(DlrunError):
     exit_code = 3
 
 
+class PeerLost(DlrunError):
+    """Another process of a multi-process job ended during a collective operation. Exit code 1: torchrun
+    reports (and may restart) the process that really failed."""
+
+    exit_code = 1
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return " Did you mean 'x'?" for the closest candidate, or an empty string.
 

@@ -102,7 +102,7 @@ def barrier() -> None:
 def lost_peer(exc: BaseException):
     """A collective that failed because another process of the job ended (killed, crashed), as a one-line
     error; None for anything else, which keeps its traceback."""
-    from dlrun.errors import DlrunError
+    from dlrun.errors import PeerLost
 
     if not launched():
         return None
@@ -112,6 +112,4 @@ def lost_peer(exc: BaseException):
             or "Connection closed by peer" in text):
         return None
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-    error = DlrunError(f"rank {env_world()[0]}: another process of the job ended during a collective operation ({first[:200]})")
-    error.exit_code = 1
-    return error
+    return PeerLost(f"rank {env_world()[0]}: another process of the job ended during a collective operation ({first[:200]})")
