@@ -64,6 +64,21 @@ class TableFormat:
                    list(dataset.get("na_values") or []), dataset.get("comment"), dataset.get("quotes", True))
 
 
+def require_file(path) -> None:
+    """`dataset.path` names an existing file (one line and exit 2 otherwise)."""
+    if not Path(path).is_file():
+        raise DataError(f"dataset.path: no such file: {path} (a relative path starts from {os.getcwd()})")
+
+
+def require_columns(path, columns, wanted) -> None:
+    """Every (config key, column name) of `wanted` names one of the file's `columns` (a None name is unset)."""
+    columns = list(columns)
+    for key, name in wanted:
+        if name is not None and name not in columns:
+            raise DataError(f"dataset.{key}: {path} has no column '{name}'.{did_you_mean(name, columns)} "
+                            f"Columns: {', '.join(columns)}")
+
+
 def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, optional: str | None = None):
     """All cells as strings (NaN where missing), columns named. `optional`: a column of `names` that a
     header-less file may leave out (the target, in files of new rows to predict)."""
@@ -166,18 +181,14 @@ class CsvTable:
         both = [name for name in self.drop if name in (self.features or {})]
         if both:
             raise ConfigError(f"dataset.drop and dataset.features both name column '{both[0]}'")
-        if not Path(self.path).is_file():
-            raise DataError(f"dataset.path: no such file: {self.path} (a relative path starts from {os.getcwd()})")
+        require_file(self.path)
         if read_columns:
             self._check_names(list(read_table(self.path, self.format, nrows=5).columns))
         return specs
 
     def _check_names(self, columns: list[str]) -> None:
-        for key, names in (("target", [self.target]), ("drop", self.drop), ("features", list(self.features or {}))):
-            for name in names:
-                if name not in columns:
-                    raise DataError(f"dataset.{key}: {self.path} has no column '{name}'.{did_you_mean(name, columns)}"
-                                    f" Columns: {', '.join(columns)}")
+        require_columns(self.path, columns, [("target", self.target), *(("drop", name) for name in self.drop),
+                                             *(("features", name) for name in self.features or {})])
 
     @property
     def format(self) -> TableFormat:

@@ -14,7 +14,7 @@ import numpy as np
 
 from dlrun.datasets.base import DATASETS, RawData
 from dlrun.datasets.columns import sort_levels
-from dlrun.datasets.csv_table import TableFormat, _separator, read_table
+from dlrun.datasets.csv_table import TableFormat, _separator, read_table, require_columns, require_file
 from dlrun.datasets.vocabulary import TOKEN_PATTERN, TextPreprocessor, check_text_encoding
 from dlrun.errors import ConfigError, DataError, did_you_mean
 
@@ -66,8 +66,7 @@ def _text_csv_format(path, text, label, sep, header, names, quotes, encoding, nu
         raise ConfigError(f"dataset.text and dataset.label both name column '{text}'")
     check_text_encoding(encoding, num_words, max_len, keep, token_pattern)
     fmt = TableFormat(_separator(sep), header, list(names) if names and not header else None, [], None, quotes)
-    if not Path(path).is_file():
-        raise DataError(f"dataset.path: no such file: {path} (a relative path starts from {os.getcwd()})")
+    require_file(path)
     return fmt
 
 
@@ -79,11 +78,7 @@ def _check_text_csv(**kwargs) -> None:
 
 
 def _check_columns(path, columns, text: str, label: str) -> None:
-    columns = list(columns)
-    for key, name in (("text", text), ("label", label)):
-        if name not in columns:
-            raise DataError(f"dataset.{key}: {path} has no column '{name}'.{did_you_mean(name, columns)} "
-                            f"Columns: {', '.join(columns)}")
+    require_columns(path, columns, [("text", text), ("label", label)])
 
 
 text_csv.check_config = _check_text_csv

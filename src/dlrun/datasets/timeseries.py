@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Split
 from dlrun.datasets.columns import parse_numbers
-from dlrun.datasets.csv_table import TableFormat, _separator, read_table
-from dlrun.errors import ConfigError, DataError, did_you_mean
+from dlrun.datasets.csv_table import TableFormat, _separator, read_table, require_columns, require_file
+from dlrun.errors import ConfigError, DataError
 
 log = logging.getLogger("dlrun")
 
@@ -156,16 +154,12 @@ def _check(path, value, date, features, window, horizon, stride, period, sep, he
         raise ConfigError("dataset.value, dataset.date and dataset.features must name different columns")
     if not header and not names:
         raise ConfigError("dataset.header is false, so dataset.names must list the column names in file order")
-    if not Path(path).is_file():
-        raise DataError(f"dataset.path: no such file: {path} (a relative path starts from {os.getcwd()})")
+    require_file(path)
     return TableFormat(_separator(sep), header, list(names) if names else None, [], None)
 
 
 def _check_columns(path, columns: list[str], value: str, date: str | None, features) -> None:
-    for key, name in [("value", value), ("date", date), *(("features", f) for f in features)]:
-        if name is not None and name not in columns:
-            raise DataError(f"dataset.{key}: {path} has no column '{name}'.{did_you_mean(name, columns)} "
-                            f"Columns: {', '.join(columns)}")
+    require_columns(path, columns, [("value", value), ("date", date), *(("features", f) for f in features)])
 
 
 def _check_timeseries(**kwargs) -> None:
