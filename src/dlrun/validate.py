@@ -1,71 +1,153 @@
-"""Check a composed config before anything is built: unknown keys, wrong types, values out of range."""
+"""Check a composed config before anything is built: unknown keys, wrong types, values out of range,
+unknown component names, bad interpolations, and the rules between groups (a GAN task needs a GAN model).
+
+Everything here is light (no torch): a bad config is reported in a fraction of a second. Only a data set
+that reads the user's files checks their columns (`check_files`), which loads pandas.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from dlrun.callbacks.base import check_extra_callbacks
 from dlrun.cv.config import CVConfig
-from dlrun.datasets import check_data_config
-from dlrun.device import DeviceConfig
-from dlrun.errors import ConfigError
-from dlrun.loggers import LoggerConfig
-from dlrun.models import check_model_config
-from dlrun.optimizers import build_optimizer
-from dlrun.plots import PlotsConfig
+from dlrun.device.config import DeviceConfig
+from dlrun.errors import CheckpointError, ConfigError, did_you_mean
+from dlrun.groups import REGISTRIES, SCHEMAS, RootConfig
+from dlrun.loggers.config import LoggerConfig
+from dlrun.plots.config import PlotsConfig
 from dlrun.plugins import load_plugins
-from dlrun.registry import check_kwargs
-from dlrun.regularization import Regularization
-from dlrun.schedulers import build_scheduler
-from dlrun.tasks import check_task_config
-from dlrun.trainer.checkpoint_io import resolve_checkpoint
+from dlrun.schema import check
 from dlrun.trainer.config import TrainerConfig
 
 
 @dataclass
 class Checked:
-    """The engine's typed configs, parsed once."""
+    """The config, checked: the engine's typed groups and each component's schema instance."""
 
+    root: RootConfig
     trainer: TrainerConfig
     device: DeviceConfig
     logger: LoggerConfig
     plots: PlotsConfig
     cv: CVConfig
+    components: dict[str, Any]  # group -> instance of the chosen option's schema (dataset, model, task...)
 
 
-def _dict(node) -> dict:
-    return OmegaConf.to_container(node, resolve=True)
+def resolve(cfg: DictConfig) -> dict:
+    """The config as plain data with every interpolation resolved, or one line naming the key that failed."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as exc:
+        raise interpolation_error(exc, cfg) from None
 
 
-def validate(cfg: DictConfig) -> Checked:
-    if not isinstance(cfg.get("plugins", []), (list, tuple)) and not OmegaConf.is_list(cfg.get("plugins")):
-        raise ConfigError(f"plugins must be a list of module names, got {cfg.plugins!r}")
-    load_plugins(list(cfg.get("plugins") or []))
-    seed = cfg.seed
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(f"seed must be an integer, got {seed!r}")
-    trainer = TrainerConfig.from_dict(_dict(cfg.trainer))
-    cv = CVConfig.from_dict(_dict(cfg.cv))
+def interpolation_error(exc: OmegaConfBaseException, cfg: DictConfig) -> ConfigError:
+    key = getattr(exc, "full_key", None) or "?"
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    written = _written(cfg, key)
+    missing = message.startswith("Interpolation key '") and message.endswith("' not found")
+    if missing:
+        target = message.split("'")[1]
+        keys = _leaf_keys(cfg)
+        return ConfigError(f"{key}: the interpolation {written or '${' + target + '}'} names no config key "
+                           f"'{target}'.{did_you_mean(target, keys)}")
+    return ConfigError(f"{key}: cannot resolve {written or 'its value'}: {message}")
+
+
+def _written(cfg: DictConfig, key: str) -> str | None:
+    """The raw text of a config value (its interpolation), without resolving it."""
+    try:
+        parent_key, _, leaf = key.rpartition(".")
+        parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+        value = parent._get_node(leaf)._value() if parent is not None else None  # noqa: SLF001 - OmegaConf's raw value
+        return str(value) if isinstance(value, str) else None
+    except Exception:  # noqa: BLE001 - best effort, for the message only
+        return None
+
+
+def _leaf_keys(cfg: DictConfig) -> list[str]:
+    from dlrun.config import flatten_keys
+
+    return flatten_keys(OmegaConf.to_container(cfg, resolve=False))
+
+
+def validate(cfg: DictConfig | dict, files: bool = True) -> Checked:
+    """Check everything; with `files`, also read the first rows of the user's data files."""
+    plain = resolve(cfg) if OmegaConf.is_config(cfg) else dict(cfg)
+    plain.pop("hydra", None)
+    known = [f.name for f in fields(RootConfig)] + list(REGISTRIES) + list(SCHEMAS)
+    for key in plain:
+        if key not in known:
+            raise ConfigError(f"unknown config key '{key}'.{did_you_mean(key, known)}")
+    root = check(RootConfig, {k: v for k, v in plain.items() if k not in REGISTRIES and k not in SCHEMAS}, "")
+    load_plugins(root.plugins)
+    components = {group: check_component(group, plain.get(group)) for group in REGISTRIES}
+    typed = {group: check(schema, plain.get(group) or {}, group) for group, (schema, _) in SCHEMAS.items()}
+    check_extra_callbacks(root.callbacks)
+    task = components["task"]
+    if hasattr(task, "check_config"):
+        task.check_config(plain, plain["task"]["name"])
+    trainer, cv = typed["trainer"], typed["cv"]
     if trainer.resume not in (None, "auto"):
         if cv.folds > 1:
             raise ConfigError("trainer.resume=PATH cannot continue K-fold runs (cv.folds > 1); use trainer.resume=auto")
-        resolve_checkpoint(trainer.resume, prefer="last")
-    check_kwargs(DeviceConfig, _dict(cfg.device), "device")
-    device = DeviceConfig(**_dict(cfg.device))
-    logger = LoggerConfig.from_dict(_dict(cfg.logger))
-    plots = PlotsConfig.from_dict(_dict(cfg.plots))
-    check_data_config(cfg)
-    check_model_config(cfg.model)
-    check_task_config(cfg)
-    reg = _dict(cfg.regularization)
-    check_kwargs(Regularization, reg, "regularization")
-    Regularization(**reg)
-    # optimizers and schedulers are cheap: build them on a stand-in parameter to run their own checks
-    probe = torch.nn.Parameter(torch.zeros(1))
-    optimizer = build_optimizer(cfg.optimizer, [probe])
-    build_scheduler(cfg.scheduler, optimizer, trainer.max_epochs)
-    check_extra_callbacks(_dict(cfg.callbacks) if cfg.get("callbacks") else [])
-    return Checked(trainer, device, logger, plots, cv)
+        require_checkpoint(trainer.resume)
+    if files:
+        check_files(plain["dataset"])
+    return Checked(root, trainer, typed["device"], typed["logger"], typed["plots"], cv, components)
+
+
+def check_component(group: str, node: Any) -> Any:
+    """A component group's node: its `name` among the registered ones, its keys against that one's schema; keys
+    that name an option of another group (a GAN task's optimizers) are checked against that group too."""
+    registry = REGISTRIES[group]
+    if not isinstance(node, dict) or not node.get("name"):
+        raise ConfigError(f"{group}.name must name a registered {registry.kind} (`dlrun list {registry.plural}`)")
+    values = dict(node)
+    name = values.pop("name")
+    if not isinstance(name, str):
+        raise ConfigError(f"{group}.name must be a string, got {name!r}")
+    checked = registry.check(name, values, group)
+    schema = registry.schema(name)
+    for f in fields(schema) if schema is not None else []:
+        if f.metadata.get("group"):
+            _check_nested(f.metadata["group"], getattr(checked, f.name), f"{group}.{f.name}")
+    return checked
+
+
+def _check_nested(group: str, node: Any, where: str) -> None:
+    registry = REGISTRIES[group]
+    if not isinstance(node, dict) or not node.get("name"):
+        raise ConfigError(f"{where} must be a {registry.kind} config with a 'name' (e.g. {{name: adam, lr: 0.0002}})")
+    values = dict(node)
+    registry.check(values.pop("name"), values, where)
+
+
+def require_checkpoint(path: str) -> None:
+    """trainer.resume=PATH names a checkpoint file or a run directory holding one (checked without loading it)."""
+    p = Path(path)
+    if p.is_dir():
+        if not any((p / "checkpoints" / f"{n}.pt").is_file() for n in ("last", "best")):
+            raise CheckpointError(f"no checkpoint in run directory {p} (expected checkpoints/last.pt)")
+    elif not p.is_file():
+        raise CheckpointError(f"checkpoint file not found: {p}")
+
+
+def check_files(dataset: dict) -> None:
+    """A data set's own checks of the user's files (a CSV's columns), reading only a few rows."""
+    from dlrun.datasets.config import DATASETS
+
+    name = dataset["name"]
+    target = DATASETS.component(name).meta.get("check_files")
+    if target is None:
+        return
+    module, _, attr = target.partition(":")
+    values = {k: v for k, v in dataset.items() if k != "name"}
+    getattr(importlib.import_module(module), attr)(**DATASETS.factory_kwargs(name, values, "dataset"))

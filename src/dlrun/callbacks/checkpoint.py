@@ -6,12 +6,11 @@ the final weights are then the last epoch's, and metrics.json has no "best" entr
 
 from __future__ import annotations
 
-from dlrun.callbacks.base import CALLBACKS, Callback
+from dlrun.callbacks.base import Callback
 from dlrun.callbacks.monitor import Monitor
 from dlrun.trainer.checkpoint_io import save_atomic
 
 
-@CALLBACKS.register("model_checkpoint")
 class ModelCheckpoint(Callback):
     """Keras' ModelCheckpoint (last and best); also decides the "best" entry of metrics.json."""
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 
-from dlrun.callbacks.base import CALLBACKS, Callback
+from dlrun.callbacks.base import Callback
 
 
-@CALLBACKS.register("csv_logger")
 class CSVLogger(Callback):
     """Rewrite <run dir>/history.csv after every epoch from the full history."""
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import logging
 
-from dlrun.callbacks.base import CALLBACKS, Callback
+from dlrun.callbacks.base import Callback
 from dlrun.callbacks.monitor import Monitor
 
 log = logging.getLogger(__name__)
 
 
-@CALLBACKS.register("early_stopping")
 class EarlyStopping(Callback):
     """Keras' EarlyStopping: patience, min_delta, restore_best (configured under trainer.early_stopping)."""
 

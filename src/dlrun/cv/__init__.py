@@ -1,15 +1,16 @@
-"""K-fold cross-validation: `conf/cv/default.yaml`. Each fold is a normal run in `<run dir>/fold_N/`;
+"""K-fold cross-validation: `conf/cv/default.yaml` (schema in `config.py`). Each fold is a normal run in `<run dir>/fold_N/`;
 the parent run aggregates them (`cross_validate`) and may refit on all non-test rows.
 """
 
 from dlrun.cv.config import CVConfig
-from dlrun.cv.splitter import KFoldSplitter
 
 __all__ = ["CVConfig", "KFoldSplitter", "cross_validate", "fold_rows"]
 
 
 def fold_rows(cfg: CVConfig):
     """The row selector of a single-fold run (`cv.fold` set), else None (dataset.split decides)."""
+    from dlrun.cv.splitter import KFoldSplitter
+
     return KFoldSplitter(cfg).fold(cfg.fold) if cfg.fold is not None and cfg.folds > 1 else None
 
 
@@ -17,3 +18,11 @@ def cross_validate(cfg, run_dir, progress: bool = True):
     from dlrun.cv.run import cross_validate as run
 
     return run(cfg, run_dir, progress)
+
+
+def __getattr__(name: str):
+    if name == "KFoldSplitter":
+        from dlrun.cv.splitter import KFoldSplitter
+
+        return KFoldSplitter
+    raise AttributeError(f"module 'dlrun.cv' has no attribute '{name}'")

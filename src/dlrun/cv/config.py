@@ -1,34 +1,33 @@
-"""Typed mirror of `conf/cv/default.yaml`; values are checked before anything trains."""
+"""The `cv` config group's schema (`conf/cv/default.yaml` is written from it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from dlrun.errors import ConfigError
-from dlrun.registry import check_kwargs
+from dlrun.schema import option
 
 
 @dataclass
 class CVConfig:
-    folds: int = 1
-    shuffle: bool = True
-    seed: int = 0
-    stratify: bool = True
-    repeats: int = 1
-    refit: bool = False
-    parallel: int = 1
-    fold: int | None = None
-    plot_skip_first: int = 0
+    """K-fold cross-validation of the non-test rows; folds: 1 is the plain hold-out of dataset.split."""
+
+    folds: int = option(1, "K; each fold trains a fresh model in <run dir>/fold_N/ (dataset.split.val is then "
+                           "unused); 1 = plain hold-out", ge=1)
+    shuffle: bool = option(True, "shuffle rows before cutting folds; false gives contiguous folds in row order (the "
+                                 "books' California housing)")
+    seed: int = option("${seed}", "seed of the fold shuffling")
+    stratify: bool = option(True, "keep class proportions in every fold (classification only)")
+    repeats: int = option(1, "iterated K-fold, reshuffled each time: repeats x folds models (needs shuffle)", ge=1)
+    refit: bool = option(False, "after the folds, train on all non-test rows for the best averaged epoch count, then "
+                                "test once")
+    parallel: int = option(1, "folds trained at once in separate processes, CPU threads split between them", ge=1)
+    fold: int | None = option(None, "train only this fold (0-based, counting across repeats); the K-fold parent "
+                                    "sets it per fold", ge=0)
+    plot_skip_first: int = option(0, "leave out the first N epochs of the averaged-curve PNG (the books skip 10)",
+                                  ge=0)
 
     def __post_init__(self):
-        if self.folds < 1:
-            raise ConfigError(f"cv.folds must be >= 1 (1 = plain hold-out), got {self.folds}")
-        if self.repeats < 1:
-            raise ConfigError(f"cv.repeats must be >= 1, got {self.repeats}")
-        if self.parallel < 1:
-            raise ConfigError(f"cv.parallel must be >= 1, got {self.parallel}")
-        if self.plot_skip_first < 0:
-            raise ConfigError(f"cv.plot_skip_first must be >= 0, got {self.plot_skip_first}")
         if self.folds == 1:
             for key, used in (("repeats", self.repeats > 1), ("refit", self.refit), ("fold", self.fold is not None)):
                 if used:
@@ -51,5 +50,6 @@ class CVConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> CVConfig:
-        check_kwargs(cls, values, "cv")
-        return cls(**values)
+        from dlrun.schema import check
+
+        return check(cls, values, "cv")

@@ -8,9 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from dlrun.registry import Registry
 
-DATASETS = Registry("dataset")
 
 Kind = Literal["classification", "regression"]
 IGNORE_LABEL = -100  # the label of padded steps in per-step targets (torch's cross-entropy ignore_index)

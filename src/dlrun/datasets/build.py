@@ -9,54 +9,15 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from omegaconf import DictConfig, OmegaConf
 
-from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Preprocessor, RawData, Split
+from dlrun.datasets.base import DataBundle, DataInfo, Preprocessor, RawData, Split
 from dlrun.datasets.images import BatchTransform, ImageData, channel_stats
 from dlrun.datasets.splits import check_split, split_indices, split_off_test
 from dlrun.datasets.timeseries import SeriesData
+from dlrun.datasets.config import DATASETS
 from dlrun.errors import ConfigError
-
-GENERIC_KEYS = ("name", "split", "standardize", "normalize", "augment", "loader", "num_workers", "memory_limit_mb")
-LOADERS = ("auto", "memory", "dataloader")
 
 # (non-test rows, all targets, classification?) -> (train rows, val rows); K-fold passes each fold's
 RowSelector = Callable[[np.ndarray, np.ndarray, bool], "tuple[np.ndarray, np.ndarray]"]
-
-
-def _factory_kwargs(cfg: dict) -> dict:
-    return {k: v for k, v in cfg.items() if k not in GENERIC_KEYS}
-
-
-def check_data_config(cfg: DictConfig) -> None:
-    data = OmegaConf.to_container(cfg.dataset, resolve=True)
-    DATASETS.check(data["name"], _factory_kwargs(data), "dataset")
-    check = getattr(DATASETS.get(data["name"]), "check_config", None)  # a factory's own checks (e.g. csv's columns)
-    if check is not None:
-        check(**_factory_kwargs(data))
-    if not isinstance(data.get("standardize", False), bool):
-        raise ConfigError(f"dataset.standardize must be true or false, got {data['standardize']!r}")
-    check_split(data["split"])
-    if "loader" in data:
-        check_image_keys(data)
-
-
-def check_image_keys(data: dict) -> None:
-    from dlrun.datasets.images import NORMALIZE
-
-    if data["loader"] not in LOADERS:
-        raise ConfigError(f"dataset.loader must be one of {', '.join(LOADERS)}, got '{data['loader']}'")
-    if data.get("normalize") not in NORMALIZE:
-        raise ConfigError(f"dataset.normalize must be one of {', '.join(NORMALIZE)}, got '{data.get('normalize')}'")
-    augment = data.get("augment") or {}
-    unknown = set(augment) - {"crop_padding", "hflip"}
-    if unknown:
-        raise ConfigError(f"unknown config key 'dataset.augment.{sorted(unknown)[0]}' (known: crop_padding, hflip)")
-    if not isinstance(augment.get("crop_padding", 0), int) or augment.get("crop_padding", 0) < 0:
-        raise ConfigError(f"dataset.augment.crop_padding must be an integer >= 0, got {augment.get('crop_padding')!r}")
-    if not isinstance(augment.get("hflip", False), bool):
-        raise ConfigError(f"dataset.augment.hflip must be true or false, got {augment.get('hflip')!r}")
-    for key in ("num_workers", "memory_limit_mb"):
-        if not isinstance(data.get(key, 0), int) or data.get(key, 0) < 0:
-            raise ConfigError(f"dataset.{key} must be an integer >= 0, got {data.get(key)!r}")
 
 
 def take(rows, idx: np.ndarray):
@@ -72,7 +33,7 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
     rows picked for training.
     """
     data = OmegaConf.to_container(cfg.dataset, resolve=True)
-    raw: RawData = DATASETS.build(data["name"], where="dataset", **_factory_kwargs(data))
+    raw: RawData = DATASETS.build(data["name"], where="dataset", **{k: v for k, v in data.items() if k != "name"})
     if isinstance(raw, ImageData):
         if rows is not None:
             raise ConfigError(f"K-fold (cv.folds > 1) works on table data sets; '{data['name']}' is an image data set: "
@@ -123,7 +84,6 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
 
 def build_image_data(raw: ImageData, data: dict, preprocessing: dict | None) -> DataBundle:
     """Images: official test set kept apart, validation from the training images, uint8 until the batch."""
-    check_image_keys(data)
     has_test = raw.x_test is not None
     tr, va, te = split_indices(len(raw.y), raw.y.numpy(), data["split"], True, has_test)
     mode = data["loader"]

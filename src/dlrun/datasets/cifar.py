@@ -7,7 +7,6 @@ from pathlib import Path
 import torch
 from torchvision import datasets as tvd
 
-from dlrun.datasets.base import DATASETS
 from dlrun.datasets.images import ImageData, data_root, try_download
 from dlrun.errors import DataError
 
@@ -26,8 +25,7 @@ class _CIFAR10(tvd.CIFAR10):
     meta = {**tvd.CIFAR10.meta, "md5": None}
 
 
-@DATASETS.register("cifar10")
-def cifar10(root: str = "data", download: bool = True) -> ImageData:
+def cifar10(root, download) -> ImageData:
     """CIFAR-10, 32x32 colour images in 10 classes (torchvision; pickled python batches)."""
     folder = data_root(root)
     where = f"the extracted cifar-10-batches-py/ folder (data_batch_1..5, test_batch, batches.meta) under {folder}/"

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dlrun.datasets.base import DATASETS, RawData
+from dlrun.datasets.base import RawData
 from dlrun.datasets.columns import (TablePreprocessor, column_spec, is_numeric, parse_levels, parse_numbers,
                                     sort_levels)
 from dlrun.errors import ConfigError, DataError, did_you_mean
@@ -27,24 +27,19 @@ SEPARATORS = {"comma": ",", "tab": "\t", "semicolon": ";", "whitespace": "whites
 MAX_CLASSES_INFERRED = 10  # kind=auto: a target written as integers with at most this many values holds class labels
 
 
-@DATASETS.register("csv")
-def csv(path: str | None = None, target: str | None = None,
-        kind: Literal["auto", "classification", "regression"] = "auto", sep: str = ",", header: bool = True,
-        names: list[str] | None = None, na_values: list[str] = (), comment: str | None = None,
-        drop: list[str] = (), dropna: bool = False, features: dict[str, Any] | None = None, infer: bool = True,
-        onehot_max_levels: int = 10, target_scale: str | float = "none") -> RawData:
+def csv(path, target, kind, sep, header, names, na_values, comment, drop, dropna, features, infer, onehot_max_levels,
+        target_scale) -> RawData:
     """Your own table: a CSV, TSV or whitespace-separated file; one column is the target."""
     return CsvTable(**locals()).load()
 
 
-def _check_csv(**kwargs) -> None:
+def check_csv(**kwargs) -> None:
     """The config checks of `dlrun train`, before a run directory exists (reads only the first rows)."""
     bound = inspect.signature(csv).bind(**kwargs)
     bound.apply_defaults()
     CsvTable(**bound.arguments).check(read_columns=True)
 
 
-csv.check_config = _check_csv
 
 
 @dataclass

@@ -9,12 +9,11 @@ from typing import Literal
 
 import numpy as np
 
-from dlrun.datasets.base import DATASETS, RawData
+from dlrun.datasets.base import RawData
 from dlrun.errors import DataError
 
 
-@DATASETS.register("boston_housing")
-def boston_housing(path: str = "../shared/data/boston-housing/BostonHousing.csv", target: str = "medv") -> RawData:
+def boston_housing(path, target) -> RawData:
     """Boston housing, 506 rows, 13 features, median value in $1000s (CSV with a header)."""
     file = Path(path).expanduser()
     if not file.is_file():
@@ -33,9 +32,7 @@ def boston_housing(path: str = "../shared/data/boston-housing/BostonHousing.csv"
     return RawData(np.delete(table, col, axis=1), table[:, col], "regression", feature_names=features)
 
 
-@DATASETS.register("california_housing")
-def california_housing(n_rows: int | None = None, features: Literal["raw", "derived"] = "derived",
-                       data_home: str | None = None, download: bool = False) -> RawData:
+def california_housing(n_rows, features, data_home, download) -> RawData:
     """California housing (scikit-learn's fetch): 20,640 districts, 8 features, value in $100,000s."""
     from sklearn.datasets import fetch_california_housing
 

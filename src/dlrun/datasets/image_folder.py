@@ -8,7 +8,6 @@ import torch
 from torchvision import datasets as tvd
 from torchvision import transforms as T
 
-from dlrun.datasets.base import DATASETS
 from dlrun.datasets.images import ImageData
 from dlrun.errors import ConfigError, DataError
 
@@ -23,8 +22,7 @@ class _Mode:
         return image.convert(self.mode)
 
 
-@DATASETS.register("image_folder")
-def image_folder(path: str = "data/images", image_size: list[int] = (64, 64), channels: int = 3) -> ImageData:
+def image_folder(path, image_size, channels) -> ImageData:
     """Your images, one sub-folder per class (torchvision ImageFolder), resized to image_size."""
     folder = Path(path)
     if not folder.is_dir():

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from torchvision import datasets as tvd
 
-from dlrun.datasets.base import DATASETS
 from dlrun.datasets.images import ImageData, data_root, try_download
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -71,13 +70,11 @@ def load_idx(cls, root: str, download: bool, extra: list[Path] | None = None) ->
                      x_test=test.data.unsqueeze(1).contiguous(), y_test=test.targets.long())
 
 
-@DATASETS.register("mnist")
-def mnist(root: str = "data", download: bool = True) -> ImageData:
+def mnist(root, download) -> ImageData:
     """MNIST handwritten digits, 28x28 grey, 60,000 train / 10,000 test (torchvision)."""
     return load_idx(tvd.MNIST, root, download)
 
 
-@DATASETS.register("fashion_mnist")
-def fashion_mnist(root: str = "data", download: bool = True) -> ImageData:
+def fashion_mnist(root, download) -> ImageData:
     """Fashion-MNIST clothing images, 28x28 grey, 10 classes (also read from Debian's dataset-fashion-mnist)."""
     return load_idx(tvd.FashionMNIST, root, download, extra=[DEBIAN_FASHION])

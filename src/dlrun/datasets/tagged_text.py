@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlrun.datasets.base import DATASETS, IGNORE_LABEL, RawData
+from dlrun.datasets.base import IGNORE_LABEL, RawData
 from dlrun.datasets.vocabulary import TextPreprocessor
 from dlrun.errors import ConfigError
 
 BOOK_SENTENCES = ("The/DET dog/NN ate/V the/DET apple/NN", "Everybody/NN read/V that/DET book/NN")
 
 
-@DATASETS.register("tagged_text")
-def tagged_text(sentences: list[str] = BOOK_SENTENCES, test_sentences: list[str] = BOOK_SENTENCES[:1],
-                tags: list[str] | None = ("DET", "NN", "V")) -> RawData:
+def tagged_text(sentences, test_sentences, tags) -> RawData:
     """Sentences of word/TAG pairs for sequence tagging (default: the books' two part-of-speech sentences)."""
     train = [_parse(s, "dataset.sentences") for s in sentences]
     test = [_parse(s, "dataset.test_sentences") for s in test_sentences]

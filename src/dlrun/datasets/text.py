@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlrun.datasets.base import DATASETS, RawData
+from dlrun.datasets.base import RawData
 from dlrun.datasets.columns import sort_levels
 from dlrun.datasets.csv_table import TableFormat, _separator, read_table, require_columns, require_file
 from dlrun.datasets.vocabulary import TOKEN_PATTERN, TextPreprocessor, check_text_encoding
@@ -31,11 +31,7 @@ def _labelled(labels, classes: list[str] | None = None):
 
 
 # ---------------------------------------------------------------------------- text_csv
-@DATASETS.register("text_csv")
-def text_csv(path: str | None = None, text: str = "text", label: str = "label", sep: str = "\t",
-             header: bool = False, names: list[str] | None = ("label", "text"), quotes: bool = False,
-             encoding: str = "sequence", num_words: int = 10000, max_len: int = 200, keep: str = "first",
-             token_pattern: str = TOKEN_PATTERN) -> RawData:
+def text_csv(path, text, label, sep, header, names, quotes, encoding, num_words, max_len, keep, token_pattern) -> RawData:
     """Texts and their labels in a delimited file (the SMS spam layout: label<TAB>text, no header)."""
     fmt = _text_csv_format(path, text, label, sep, header, names, quotes, encoding, num_words, max_len, keep,
                            token_pattern)
@@ -70,7 +66,7 @@ def _text_csv_format(path, text, label, sep, header, names, quotes, encoding, nu
     return fmt
 
 
-def _check_text_csv(**kwargs) -> None:
+def check_text_csv(**kwargs) -> None:
     """The checks of `dlrun train`, before a run directory exists (reads only the first rows)."""
     args = _with_defaults(text_csv, kwargs)
     fmt = _text_csv_format(**args)
@@ -81,14 +77,10 @@ def _check_columns(path, columns, text: str, label: str) -> None:
     require_columns(path, columns, [("text", text), ("label", label)])
 
 
-text_csv.check_config = _check_text_csv
 
 
 # ---------------------------------------------------------------------------- text_folder
-@DATASETS.register("text_folder")
-def text_folder(path: str = "data/aclImdb", train: str = "train", test: str | None = "test",
-                classes: list[str] | None = None, encoding: str = "sequence", num_words: int = 10000,
-                max_len: int = 200, keep: str = "first", token_pattern: str = TOKEN_PATTERN) -> RawData:
+def text_folder(path, train, test, classes, encoding, num_words, max_len, keep, token_pattern) -> RawData:
     """Documents in one sub-folder per class, one file each (the aclImdb layout: train/pos/*.txt ...)."""
     check_text_encoding(encoding, num_words, max_len, keep, token_pattern)
     texts, labels, names = _read_folder(path, train, classes)
@@ -131,7 +123,7 @@ def _folder(path: str, split: str) -> Path:
     return folder
 
 
-def _check_text_folder(**kwargs) -> None:
+def check_text_folder(**kwargs) -> None:
     args = _with_defaults(text_folder, kwargs)
     check_text_encoding(args["encoding"], args["num_words"], args["max_len"], args["keep"], args["token_pattern"])
     for split in (args["train"], args["test"]):
@@ -139,7 +131,6 @@ def _check_text_folder(**kwargs) -> None:
             _folder(args["path"], split)
 
 
-text_folder.check_config = _check_text_folder
 
 
 def _with_defaults(factory, kwargs: dict) -> dict:

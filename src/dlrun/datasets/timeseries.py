@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dlrun.datasets.base import DATASETS, DataBundle, DataInfo, Split
+from dlrun.datasets.base import DataBundle, DataInfo, Split
 from dlrun.datasets.columns import parse_numbers
 from dlrun.datasets.csv_table import TableFormat, _separator, read_table, require_columns, require_file
 from dlrun.errors import ConfigError, DataError
@@ -112,11 +112,7 @@ class SeriesData:
         return found
 
 
-@DATASETS.register("timeseries_csv")
-def timeseries_csv(path: str | None = None, value: str | None = None, date: str | None = None,
-                   features: list[str] = (), window: int = 30, horizon: int = 1, stride: int = 1,
-                   period: int | None = None, sep: str = ",", header: bool = True,
-                   names: list[str] | None = None) -> SeriesData:
+def timeseries_csv(path, value, date, features, window, horizon, stride, period, sep, header, names) -> SeriesData:
     """A series in a CSV file (a value column, optional feature columns, ordered by a date column), in windows."""
     fmt = _check(path, value, date, features, window, horizon, stride, period, sep, header, names)
     frame = read_table(path, fmt)
@@ -162,7 +158,7 @@ def _check_columns(path, columns: list[str], value: str, date: str | None, featu
     require_columns(path, columns, [("value", value), ("date", date), *(("features", f) for f in features)])
 
 
-def _check_timeseries(**kwargs) -> None:
+def check_timeseries(**kwargs) -> None:
     """The checks of `dlrun train`, before a run directory exists (reads only the first rows)."""
     bound = inspect.signature(timeseries_csv).bind(**kwargs)
     bound.apply_defaults()
@@ -172,4 +168,3 @@ def _check_timeseries(**kwargs) -> None:
                    args["features"])
 
 
-timeseries_csv.check_config = _check_timeseries

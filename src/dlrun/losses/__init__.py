@@ -1,39 +1,5 @@
-"""Loss functions by name. Each factory returns a module with mean reduction."""
+"""Loss functions by name (`task.loss`); see `dlrun.losses.config`."""
 
-from __future__ import annotations
+from dlrun.losses.config import LOSSES
 
-from torch import nn
-
-from dlrun.registry import Registry
-
-LOSSES = Registry("loss", "losses")
-
-
-@LOSSES.register("cross_entropy")
-def cross_entropy(label_smoothing: float = 0.0) -> nn.Module:
-    """Softmax cross-entropy on logits (multiclass classification)."""
-    return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-
-
-@LOSSES.register("bce")
-def bce() -> nn.Module:
-    """Binary cross-entropy on one logit (sigmoid inside, numerically stable)."""
-    return nn.BCEWithLogitsLoss()
-
-
-@LOSSES.register("mse")
-def mse() -> nn.Module:
-    """Mean squared error."""
-    return nn.MSELoss()
-
-
-@LOSSES.register("mae")
-def mae() -> nn.Module:
-    """Mean absolute error (L1)."""
-    return nn.L1Loss()
-
-
-@LOSSES.register("huber")
-def huber(delta: float = 1.0) -> nn.Module:
-    """Huber loss: quadratic below delta, linear above."""
-    return nn.HuberLoss(delta=delta)
+__all__ = ["LOSSES"]

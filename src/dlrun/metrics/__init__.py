@@ -1,116 +1,13 @@
-"""Metrics over a whole split (never averages of per-batch ratios), computed with scikit-learn.
+"""Metrics by name (`task.metrics`); see `dlrun.metrics.config` and `dlrun.metrics.functions`."""
 
-A metric is `fn(y_true, y_score, ctx) -> float`: for classification `y_score` holds probabilities
-((n,) for binary, (n, C) for multiclass), for regression the predictions.
-"""
+from dlrun.metrics.config import MAXIMIZED, METRICS, resolve_mode
 
-from __future__ import annotations
-
-import math
-
-import numpy as np
-from sklearn import metrics as skm
-
-from dlrun.errors import ConfigError
-from dlrun.registry import Registry
-
-METRICS = Registry("metric")
-
-MAXIMIZED = ("accuracy", "f1", "f1_positive", "precision", "recall", "auc", "r2")
+__all__ = ["MAXIMIZED", "METRICS", "compute", "resolve_mode"]
 
 
-def resolve_mode(mode: str, monitor: str, where: str) -> str:
-    """`auto` -> max for accuracy-like metrics, min for losses and errors."""
-    if mode not in ("auto", "min", "max"):
-        raise ConfigError(f"{where} must be auto, min or max, got {mode!r}")
-    if mode != "auto":
-        return mode
-    name = monitor.rsplit("/", 1)[-1]
-    return "max" if any(name.endswith(m) for m in MAXIMIZED) else "min"
+def __getattr__(name: str):
+    if name == "compute":
+        from dlrun.metrics.functions import compute
 
-
-def _labels(y_score: np.ndarray) -> np.ndarray:
-    return (y_score >= 0.5).astype(np.int64) if y_score.ndim == 1 else y_score.argmax(axis=1)
-
-
-@METRICS.register("accuracy")
-def accuracy(y, p, ctx) -> float:
-    """Fraction of correct predictions."""
-    return float(skm.accuracy_score(y, _labels(p)))
-
-
-@METRICS.register("top_k_accuracy")
-def top_k_accuracy(y, p, ctx) -> float:
-    """Fraction of rows whose true class is among the k most probable (k = task.top_k)."""
-    if p.ndim == 1:
-        return accuracy(y, p, ctx)
-    k = min(ctx.get("top_k", 5), p.shape[1])
-    return float(skm.top_k_accuracy_score(y, p, k=k, labels=np.arange(p.shape[1])))
-
-
-def _prf(y, p, ctx, which: int) -> float:
-    labels = list(range(max(ctx.get("num_classes", 2), 2)))
-    values = skm.precision_recall_fscore_support(y, _labels(p), labels=labels, average="macro", zero_division=0)
-    return float(values[which])
-
-
-@METRICS.register("precision")
-def precision(y, p, ctx) -> float:
-    """Precision, macro-averaged over classes."""
-    return _prf(y, p, ctx, 0)
-
-
-@METRICS.register("recall")
-def recall(y, p, ctx) -> float:
-    """Recall, macro-averaged over classes."""
-    return _prf(y, p, ctx, 1)
-
-
-@METRICS.register("f1")
-def f1(y, p, ctx) -> float:
-    """F1 score, macro-averaged over classes."""
-    return _prf(y, p, ctx, 2)
-
-
-@METRICS.register("f1_positive")
-def f1_positive(y, p, ctx) -> float:
-    """F1 score of class 1 alone (two classes: the second class name in sorted order, e.g. spam of ham/spam)."""
-    return float(skm.f1_score(y, _labels(p), pos_label=1, average="binary", zero_division=0))
-
-
-@METRICS.register("auc")
-def auc(y, p, ctx) -> float:
-    """ROC AUC (binary; one-vs-rest macro for multiclass). NaN when a split has one class only."""
-    if len(np.unique(y)) < 2:
-        return math.nan
-    if p.ndim == 1:
-        return float(skm.roc_auc_score(y, p))
-    return float(skm.roc_auc_score(y, p, multi_class="ovr", labels=np.arange(p.shape[1])))
-
-
-@METRICS.register("mae")
-def mae(y, p, ctx) -> float:
-    """Mean absolute error."""
-    return float(skm.mean_absolute_error(y, p))
-
-
-@METRICS.register("mse")
-def mse(y, p, ctx) -> float:
-    """Mean squared error."""
-    return float(skm.mean_squared_error(y, p))
-
-
-@METRICS.register("rmse")
-def rmse(y, p, ctx) -> float:
-    """Root mean squared error."""
-    return math.sqrt(skm.mean_squared_error(y, p))
-
-
-@METRICS.register("r2")
-def r2(y, p, ctx) -> float:
-    """Coefficient of determination R^2."""
-    return float(skm.r2_score(y, p))
-
-
-def compute(names: list[str], y_true: np.ndarray, y_score: np.ndarray, ctx: dict) -> dict[str, float]:
-    return {name: METRICS.get(name)(y_true, y_score, ctx) for name in names}
+        return compute
+    raise AttributeError(f"module 'dlrun.metrics' has no attribute '{name}'")

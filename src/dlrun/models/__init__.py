@@ -1,6 +1,17 @@
-"""Models: `conf/model/NAME.yaml` names a factory registered here; sizes come from the data."""
+"""Models: `conf/model/NAME.yaml` names a model declared in `dlrun.models.config` (its keys) and built by the
+factory it names (`mlp.py`, `cnn.py`...); sizes come from the data.
 
-from dlrun.models.registry import MODELS, build_model, check_model_config
-from dlrun.models import cnn, dcgan, gan, mlp, recurrent, vae  # noqa: F401  (registers the factories)
+Importing this package is cheap: the factories (and torch) load when a model is built.
+"""
 
-__all__ = ["MODELS", "build_model", "check_model_config"]
+from dlrun.models.config import MODELS, model_task
+
+__all__ = ["MODELS", "build_model", "model_task"]
+
+
+def __getattr__(name: str):
+    if name == "build_model":
+        from dlrun.models.build import build_model
+
+        return build_model
+    raise AttributeError(f"module 'dlrun.models' has no attribute '{name}'")

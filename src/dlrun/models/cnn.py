@@ -6,36 +6,14 @@ Input channels and image size come from the data; the flattened size is computed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
 from dlrun.models.layers import activation as make_activation
-from dlrun.models.layers import check_init, initialize
-from dlrun.models.registry import MODELS
-from dlrun.registry import check_kwargs
-
-
-@dataclass
-class ConvBlock:
-    channels: int
-    kernel: int = 3
-    stride: int = 1
-    padding: int | None = None  # null = kernel // 2 ("same" for odd kernels at stride 1)
-    convs: int = 1
-    pool: int = 0  # max-pool kernel and stride after the block; 0 = none
-    batchnorm: bool = False
-    activation: str = "relu"
-    dropout: float = 0.0
-
-    def __post_init__(self):
-        if self.channels < 1 or self.kernel < 1 or self.stride < 1 or self.convs < 1 or self.pool < 0:
-            raise ConfigError(f"conv block values must be positive, got {self}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"conv block dropout must be in [0, 1), got {self.dropout}")
+from dlrun.models.config import ConvBlock
+from dlrun.models.layers import initialize
 
 
 class CNN(nn.Module):
@@ -76,21 +54,11 @@ class CNN(nn.Module):
         return self.head(self.features(x))
 
 
-@MODELS.register("cnn")
-def cnn(info: DataInfo, blocks: list[dict] = ({"channels": 32, "pool": 2},), head: list[int] = (128,),
-        head_dropout: float = 0.0, global_pool: bool = False, init: str = "default") -> nn.Module:
+def cnn(info: DataInfo, blocks, head, head_dropout, global_pool, init) -> nn.Module:
     """Conv blocks (channels, kernel, stride, padding, pooling, batch norm, activation, dropout) + MLP head."""
     if len(info.input_shape) != 3:
         raise ConfigError(f"model cnn needs images (channels, height, width); this data set gives shape {info.input_shape}")
-    parsed = []
-    for i, block in enumerate(blocks):
-        check_kwargs(ConvBlock, dict(block), f"model.blocks[{i}]")
-        parsed.append(ConvBlock(**block))
-        make_activation(parsed[-1].activation, f"model.blocks[{i}].activation")
-    if not 0.0 <= head_dropout < 1.0:
-        raise ConfigError(f"model.head_dropout must be in [0, 1), got {head_dropout}")
-    check_init(init, "model.init")
     try:
-        return CNN(info.input_shape, info.output_size, parsed, list(head), head_dropout, global_pool, init)
+        return CNN(info.input_shape, info.output_size, list(blocks), list(head), head_dropout, global_pool, init)
     except RuntimeError as exc:  # e.g. the image shrank to nothing
         raise ConfigError(f"model.blocks do not fit {info.input_shape} images: {str(exc).splitlines()[0]}") from None

@@ -16,7 +16,6 @@ from torch import nn
 from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
 from dlrun.models.gan import GanPair, Generator, check_gan_keys
-from dlrun.models.registry import MODELS, for_task
 from dlrun.models.vae import image_shape
 
 
@@ -83,10 +82,7 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-@for_task("gan")
-@MODELS.register("dcgan")
-def dcgan(info: DataInfo, latent_dim: int = 100, generator_width: int = 64, discriminator_width: int = 64,
-          conditional: bool = False, embedding_dim: int = 10) -> nn.Module:
+def dcgan(info: DataInfo, latent_dim, generator_width, discriminator_width, conditional, embedding_dim) -> nn.Module:
     """DCGAN: transposed-conv generator, conv discriminator, batch norm, N(0, 0.02) init (task gan or cgan)."""
     check_gan_keys(latent_dim, info.num_classes, conditional, embedding_dim)
     if generator_width < 1 or discriminator_width < 1:

@@ -17,7 +17,6 @@ from torch import nn
 from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
 from dlrun.models.layers import activation as make_activation
-from dlrun.models.registry import MODELS, for_task
 from dlrun.models.vae import image_shape
 
 
@@ -112,23 +111,15 @@ def _mlp_pair(info: DataInfo, name: str, latent_dim: int, generator_hidden, disc
                          embedding_dim))
 
 
-@for_task("gan")
-@MODELS.register("gan_mlp")
-def gan_mlp(info: DataInfo, latent_dim: int = 64, generator_hidden: list[int] = (256, 256),
-            discriminator_hidden: list[int] = (256, 256), generator_activation: str = "relu",
-            discriminator_activation: str = "leaky_relu", discriminator_dropout: float = 0.0,
-            conditional: bool = False, embedding_dim: int = 10) -> nn.Module:
+def gan_mlp(info: DataInfo, latent_dim, generator_hidden, discriminator_hidden, generator_activation,
+            discriminator_activation, discriminator_dropout, conditional, embedding_dim) -> nn.Module:
     """The books' MLP GAN: G 64-256-256-784 ReLU, tanh; D 784-256-256-1 LeakyReLU(0.2) (task gan)."""
     return _mlp_pair(info, "gan_mlp", latent_dim, generator_hidden, discriminator_hidden, generator_activation,
                      discriminator_activation, discriminator_dropout, conditional, embedding_dim)
 
 
-@for_task("gan")
-@MODELS.register("cgan_mlp")
-def cgan_mlp(info: DataInfo, latent_dim: int = 100, generator_hidden: list[int] = (256, 512, 1024),
-             discriminator_hidden: list[int] = (1024, 512, 256), generator_activation: str = "leaky_relu",
-             discriminator_activation: str = "leaky_relu", discriminator_dropout: float = 0.4,
-             conditional: bool = True, embedding_dim: int = 10) -> nn.Module:
+def cgan_mlp(info: DataInfo, latent_dim, generator_hidden, discriminator_hidden, generator_activation,
+             discriminator_activation, discriminator_dropout, conditional, embedding_dim) -> nn.Module:
     """The books' conditional MLP GAN: label embedding (10) concatenated to z and to the image (task cgan)."""
     return _mlp_pair(info, "cgan_mlp", latent_dim, generator_hidden, discriminator_hidden, generator_activation,
                      discriminator_activation, discriminator_dropout, conditional, embedding_dim)

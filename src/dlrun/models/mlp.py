@@ -8,7 +8,6 @@ from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
 from dlrun.models.layers import activation as make_activation
 from dlrun.models.layers import check_init, initialize
-from dlrun.models.registry import MODELS
 
 
 class MLP(nn.Module):
@@ -33,9 +32,7 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-@MODELS.register("mlp")
-def mlp(info: DataInfo, hidden: list[int] = (64,), activation: str = "relu",
-        dropout: float | list[float] = 0.0, batchnorm: bool = False, init: str = "default") -> nn.Module:
+def mlp(info: DataInfo, hidden, activation, dropout, batchnorm, init) -> nn.Module:
     """Multi-layer perceptron; input and output widths come from the data set."""
     hidden = list(hidden)
     if any(h < 1 for h in hidden):

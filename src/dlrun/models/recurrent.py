@@ -20,7 +20,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from dlrun.datasets.base import DataInfo
 from dlrun.datasets.vocabulary import PAD
 from dlrun.errors import ConfigError
-from dlrun.models.registry import MODELS
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 POOLING = ("last", "mean", "per_step")
@@ -99,15 +98,11 @@ def recurrent(cell: str, info: DataInfo, hidden: int, layers: int, bidirectional
                         in_features=info.input_shape[1], projection=projection)
 
 
-@MODELS.register("lstm")
-def lstm(info: DataInfo, hidden: int = 64, layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
-         pooling: str = "last", embedding_dim: int = 32, projection: int | None = None) -> nn.Module:
+def lstm(info: DataInfo, hidden, layers, bidirectional, dropout, pooling, embedding_dim, projection) -> nn.Module:
     """LSTM over token ids (embedding) or numeric windows (optional linear projection), then a linear head."""
     return recurrent("lstm", info, hidden, layers, bidirectional, dropout, pooling, embedding_dim, projection)
 
 
-@MODELS.register("gru")
-def gru(info: DataInfo, hidden: int = 64, layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
-        pooling: str = "last", embedding_dim: int = 32, projection: int | None = None) -> nn.Module:
+def gru(info: DataInfo, hidden, layers, bidirectional, dropout, pooling, embedding_dim, projection) -> nn.Module:
     """GRU over token ids (embedding) or numeric windows (optional linear projection), then a linear head."""
     return recurrent("gru", info, hidden, layers, bidirectional, dropout, pooling, embedding_dim, projection)

@@ -12,7 +12,6 @@ from torch import nn
 
 from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
-from dlrun.models.registry import MODELS, for_task
 
 
 class VAE(nn.Module):
@@ -102,9 +101,7 @@ def _check_latent(latent_dim: int) -> None:
         raise ConfigError(f"model.latent_dim must be >= 1, got {latent_dim}")
 
 
-@for_task("vae")
-@MODELS.register("vae_mlp")
-def vae_mlp(info: DataInfo, latent_dim: int = 20, hidden: list[int] = (400,)) -> nn.Module:
+def vae_mlp(info: DataInfo, latent_dim, hidden) -> nn.Module:
     """The books' MLP VAE: 784-400 ReLU -> mu, log_var (20) -> 400 ReLU -> 784 sigmoid (task vae)."""
     _check_latent(latent_dim)
     if any(h < 1 for h in hidden):
@@ -112,9 +109,7 @@ def vae_mlp(info: DataInfo, latent_dim: int = 20, hidden: list[int] = (400,)) ->
     return MLPVAE(image_shape(info, "vae_mlp"), latent_dim, list(hidden))
 
 
-@for_task("vae")
-@MODELS.register("vae_conv")
-def vae_conv(info: DataInfo, latent_dim: int = 16, channels: list[int] = (32, 64), hidden: int = 256) -> nn.Module:
+def vae_conv(info: DataInfo, latent_dim, channels, hidden) -> nn.Module:
     """Convolutional VAE: stride-2 convs -> dense -> mu, log_var; transposed convs back (task vae)."""
     _check_latent(latent_dim)
     if not channels or any(c < 1 for c in channels) or hidden < 1:

@@ -6,29 +6,9 @@ no global backend), so drawing works headless and never changes a user's matplot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from dlrun.errors import ConfigError
-from dlrun.registry import check_kwargs
-
-
-@dataclass
-class PlotsConfig:
-    enabled: bool = True
-    skip_first: int = 0
-    dpi: int = 100
-
-    def __post_init__(self):
-        if self.skip_first < 0:
-            raise ConfigError(f"plots.skip_first must be >= 0, got {self.skip_first}")
-        if self.dpi < 20:
-            raise ConfigError(f"plots.dpi must be >= 20, got {self.dpi}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> PlotsConfig:
-        check_kwargs(cls, values, "plots")
-        return cls(**values)
+from dlrun.plots.config import PlotsConfig
 
 
 def draw_run(cfg: PlotsConfig, run_dir: Path, results: dict, task, data, name: str = "test",

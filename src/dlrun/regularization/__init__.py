@@ -1,44 +1,14 @@
-"""Weight penalties added to the loss (L1, L2), reported apart from the data loss."""
+"""Weight penalties (L1, L2): the `regularization` config (`config.py`) and the penalty applied to a model
+(`penalty.py`). Importing this package does not import torch."""
 
-from __future__ import annotations
+from dlrun.regularization.config import RegularizationConfig
 
-from dataclasses import dataclass
-
-import torch
-from torch import nn
-
-from dlrun.errors import ConfigError
+__all__ = ["Regularization", "RegularizationConfig"]
 
 
-@dataclass
-class Regularization:
-    l1: float = 0.0
-    l2: float = 0.0
-    layers: list[str] | None = None
+def __getattr__(name: str):
+    if name == "Regularization":
+        from dlrun.regularization.penalty import Regularization
 
-    def __post_init__(self):
-        if self.l1 < 0 or self.l2 < 0:
-            raise ConfigError(f"regularization.l1 and regularization.l2 must be >= 0, got {self.l1}, {self.l2}")
-
-    @property
-    def active(self) -> bool:
-        return self.l1 > 0 or self.l2 > 0
-
-    def weights(self, model: nn.Module) -> list[torch.Tensor]:
-        """Weight matrices and kernels (ndim > 1), not biases or norm scales, optionally by name prefix."""
-        chosen = [(n, p) for n, p in model.named_parameters() if p.ndim > 1]
-        if self.layers:
-            chosen = [(n, p) for n, p in chosen if any(n.startswith(prefix) for prefix in self.layers)]
-            if not chosen:
-                names = ", ".join(n for n, p in model.named_parameters() if p.ndim > 1)
-                raise ConfigError(f"regularization.layers {self.layers} match no weight; weights are: {names}")
-        return [p for _, p in chosen]
-
-    def penalty(self, weights: list[torch.Tensor]) -> torch.Tensor:
-        total = weights[0].new_zeros(())
-        for w in weights:
-            if self.l1:
-                total = total + self.l1 * w.abs().sum()
-            if self.l2:
-                total = total + self.l2 * w.pow(2).sum()
-        return total
+        return Regularization
+    raise AttributeError(f"module 'dlrun.regularization' has no attribute '{name}'")

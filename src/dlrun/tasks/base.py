@@ -12,9 +12,7 @@ from torch import nn
 
 from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
-from dlrun.registry import Registry
-
-TASKS = Registry("task")
+from dlrun.tasks.config import TASKS
 
 
 class Task:
@@ -159,27 +157,6 @@ def resolve_task_name(name: str, info: DataInfo | None) -> str:
             return "tagging"
         return info.kind if info is not None else "classification"
     return name
-
-
-def check_task_config(cfg: DictConfig) -> None:
-    from dlrun.losses import LOSSES
-    from dlrun.metrics import METRICS
-    from dlrun.models.registry import model_task
-
-    name, kwargs = _task_kwargs(cfg)
-    task = resolve_task_name(name, None)
-    TASKS.check(task, kwargs, "task", injected=2)
-    check = getattr(TASKS.get(task), "check_config", None)  # a task's own checks (data, model, optimizers)
-    if check is not None:
-        check(cfg, kwargs)
-    elif model_task(cfg.model.name) is not None:
-        family = model_task(cfg.model.name)
-        raise ConfigError(f"model '{cfg.model.name}' is a {family} model: train it with task={family}"
-                          + (" (or task=cgan when it is conditional)" if family == "gan" else ""))
-    if kwargs.get("loss") is not None:
-        LOSSES.get(kwargs["loss"])
-    for metric in kwargs.get("metrics") or []:
-        METRICS.get(metric)
 
 
 def build_task(cfg: DictConfig, info: DataInfo) -> Task:

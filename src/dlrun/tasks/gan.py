@@ -23,23 +23,19 @@ from dlrun.models import build_model
 from dlrun.models.gan import GanPair
 from dlrun.optimizers import build_optimizer
 from dlrun.schedulers import build_scheduler
-from dlrun.tasks.base import TASKS
 from dlrun.tasks.generative import GenerativeTask
 
 EVAL_SEED = 0  # the latent vectors and labels of the fakes when measuring a split: the same every epoch
 
 
-@TASKS.register("gan")
 class GanTask(GenerativeTask):
     """GAN: generator and discriminator with their own optimizers; d_loss, g_loss, D(x), D(G(z)) logged."""
 
     family, normalize, output = "gan", "symmetric", "generator's tanh"
     conditional = False
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, generator_optimizer: dict, discriminator_optimizer: dict,
-                 generator_loss: Literal["non_saturating", "minimax"] = "non_saturating", d_steps: int = 1,
-                 g_steps: int = 1, label_smoothing: float = 0.0, sample_every_n_epochs: int = 1,
-                 num_samples: int = 64):
+    def __init__(self, cfg: DictConfig, info: DataInfo, generator_optimizer, discriminator_optimizer, generator_loss,
+                 d_steps, g_steps, label_smoothing, sample_every_n_epochs, num_samples):
         super().__init__(cfg, info, sample_every_n_epochs, num_samples)
         self.generator_loss, self.d_steps, self.g_steps = generator_loss, d_steps, g_steps
         self.real_target = 1.0 - label_smoothing  # one-sided: fakes keep the target 0
@@ -53,25 +49,6 @@ class GanTask(GenerativeTask):
             opt = build_optimizer(OmegaConf.create(node), self.models[name].parameters(), where=f"task.{name}_optimizer")
             self.optimizers[name] = opt
             self.schedulers[name] = build_scheduler(cfg.scheduler, opt, cfg.trainer.max_epochs)
-
-    @classmethod
-    def check_config(cls, cfg, kwargs):
-        super().check_config(cfg, kwargs)
-        conditional = bool(cfg.model.get("conditional", False))
-        if conditional != cls.conditional:
-            raise ConfigError(f"model '{cfg.model.name}' with model.conditional={str(conditional).lower()} needs "
-                              f"task={'cgan' if conditional else 'gan'}")
-        for key in ("d_steps", "g_steps"):
-            if kwargs.get(key, 1) < 1:
-                raise ConfigError(f"task.{key} must be >= 1, got {kwargs[key]}")
-        if not 0.0 <= kwargs.get("label_smoothing", 0.0) < 1.0:
-            raise ConfigError(f"task.label_smoothing must be in [0, 1), got {kwargs['label_smoothing']}")
-        probe = torch.nn.Parameter(torch.zeros(1))  # optimizers check their own values when built
-        for name in ("generator_optimizer", "discriminator_optimizer"):
-            node = kwargs.get(name)
-            if not isinstance(node, dict) or "name" not in node:
-                raise ConfigError(f"task.{name} must be an optimizer config with a 'name' (e.g. {{name: adam, lr: 0.0002}})")
-            build_optimizer(cfg.task[name], [probe], where=f"task.{name}")
 
     @property
     def latent_dim(self) -> int:
@@ -167,16 +144,13 @@ class GanTask(GenerativeTask):
         return self.to_pixels(images.float())
 
 
-@TASKS.register("cgan")
 class CganTask(GanTask):
     """Conditional GAN: class labels embedded into both networks; fakes get random labels; one row per class."""
 
     conditional = True
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, generator_optimizer: dict, discriminator_optimizer: dict,
-                 generator_loss: Literal["non_saturating", "minimax"] = "non_saturating", d_steps: int = 1,
-                 g_steps: int = 1, label_smoothing: float = 0.0, sample_every_n_epochs: int = 1,
-                 num_samples: int = 10):
+    def __init__(self, cfg: DictConfig, info: DataInfo, generator_optimizer, discriminator_optimizer, generator_loss,
+                 d_steps, g_steps, label_smoothing, sample_every_n_epochs, num_samples):
         super().__init__(cfg, info, generator_optimizer, discriminator_optimizer, generator_loss, d_steps, g_steps,
                          label_smoothing, sample_every_n_epochs, num_samples)
 

@@ -16,14 +16,12 @@ from omegaconf import DictConfig
 from dlrun.callbacks.sample_grids import SampleGrids
 from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
-from dlrun.models.registry import MODELS, model_task
 from dlrun.tasks.base import Task
 
-RANGES = {"unit": "[0, 1]", "symmetric": "[-1, 1]"}
 
 
 class GenerativeTask(Task):
-    family = ""  # the model family this task trains (models are marked with models.registry.for_task)
+    family = ""  # the model family this task trains (models declare it in dlrun.models.config)
     normalize = "unit"  # the dataset.normalize its networks' outputs match
     output = ""  # the output layer, for messages
 
@@ -35,29 +33,11 @@ class GenerativeTask(Task):
 
     # ---- config checks, before anything is built
     @classmethod
-    def check_config(cls, cfg: DictConfig, kwargs: dict) -> None:
-        name = cls.registered_name()
-        normalize = cfg.dataset.get("normalize")
-        if normalize is None:
-            raise ConfigError(f"task {name} trains on images (mnist, fashion_mnist, cifar10, image_folder); data set "
-                              f"'{cfg.dataset.name}' is a table")
-        if normalize != cls.normalize:
-            raise ConfigError(f"task {name}: the {cls.output} outputs pixels in {RANGES[cls.normalize]}, so the data must "
-                              f"be normalized the same way: set dataset.normalize={cls.normalize} (got '{normalize}')")
-        model = cfg.model.name
-        if model_task(model) != cls.family:
-            known = [m for m in MODELS.names() if model_task(m) == cls.family]
-            raise ConfigError(f"task {name} needs a {cls.family.upper()} model ({', '.join(known)}); got model '{model}'")
-        if kwargs.get("sample_every_n_epochs", 0) < 0:
-            raise ConfigError(f"task.sample_every_n_epochs must be >= 0, got {kwargs['sample_every_n_epochs']}")
-        if kwargs.get("num_samples", 1) < 1:
-            raise ConfigError(f"task.num_samples must be >= 1, got {kwargs['num_samples']}")
-
-    @classmethod
     def registered_name(cls) -> str:
-        from dlrun.tasks.base import TASKS
+        from dlrun.tasks.config import TASKS
 
-        return next(n for n in TASKS.names() if TASKS.get(n) is cls)
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        return next(n for n in TASKS.names() if TASKS.component(n).factory in (cls, path))
 
     # ---- what the loop and the pictures use
     def callbacks(self) -> list:

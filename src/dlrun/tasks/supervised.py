@@ -15,7 +15,7 @@ from dlrun.models import build_model
 from dlrun.optimizers import build_optimizer
 from dlrun.regularization import Regularization
 from dlrun.schedulers import build_scheduler
-from dlrun.tasks.base import TASKS, Task
+from dlrun.tasks.base import Task
 
 
 class SupervisedTask(Task):
@@ -112,12 +112,10 @@ class SupervisedTask(Task):
         return ["loss", *self.metric_names]
 
 
-@TASKS.register("classification")
 class ClassificationTask(SupervisedTask):
     """Binary (one logit, BCE-with-logits) or multiclass (softmax cross-entropy) classification."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None = None, metrics: list[str] | None = None,
-                 top_k: int = 5):
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
         if info.kind != "classification":
             raise ConfigError(f"task 'classification' needs class labels, but data set '{cfg.dataset.name}' is a regression data set")
         if info.per_step and not isinstance(self, TaggingTask):
@@ -139,12 +137,10 @@ class ClassificationTask(SupervisedTask):
         return torch.sigmoid(out.squeeze(-1)) if self.binary else torch.softmax(out, dim=-1)
 
 
-@TASKS.register("tagging")
 class TaggingTask(ClassificationTask):
     """Sequence tagging: one class per step (the books' part-of-speech tagger); padded steps do not count."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None = None, metrics: list[str] | None = None,
-                 top_k: int = 5):
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
         if not info.per_step:
             raise ConfigError(f"task 'tagging' needs one label per step (dataset=tagged_text); "
                               f"data set '{cfg.dataset.name}' has one per row")
@@ -161,12 +157,10 @@ class TaggingTask(ClassificationTask):
         return y[y != IGNORE_LABEL]
 
 
-@TASKS.register("regression")
 class RegressionTask(SupervisedTask):
     """Regression of numeric targets (loss mse, mae or huber)."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None = None, metrics: list[str] | None = None,
-                 top_k: int = 5):
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
         if info.kind != "regression":
             raise ConfigError(f"task 'regression' needs numeric targets, but data set '{cfg.dataset.name}' has class labels")
         if loss is not None and loss not in ("mse", "mae", "huber"):

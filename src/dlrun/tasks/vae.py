@@ -15,20 +15,17 @@ from dlrun.models import build_model
 from dlrun.models.vae import VAE
 from dlrun.optimizers import build_optimizer
 from dlrun.schedulers import build_scheduler
-from dlrun.tasks.base import TASKS
 from dlrun.tasks.generative import GenerativeTask
 
 EVAL_SEED = 0  # the noise of z = mu + sigma * eps when measuring a split: the same every epoch
 
 
-@TASKS.register("vae")
 class VaeTask(GenerativeTask):
     """Variational autoencoder: loss = reconstruction + beta * KL (the negative ELBO), per image."""
 
     family, normalize, output = "vae", "unit", "decoder's sigmoid"
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, reconstruction: Literal["bce", "mse"] = "bce",
-                 beta: float = 1.0, sample_every_n_epochs: int = 1, num_samples: int = 64):
+    def __init__(self, cfg: DictConfig, info: DataInfo, reconstruction, beta, sample_every_n_epochs, num_samples):
         super().__init__(cfg, info, sample_every_n_epochs, num_samples)
         self.reconstruction, self.beta = reconstruction, beta
         self.vae = build_model(cfg.model, info)
@@ -38,12 +35,6 @@ class VaeTask(GenerativeTask):
         self.models["vae"] = self.vae
         self.optimizers["vae"] = build_optimizer(cfg.optimizer, self.vae.parameters())
         self.schedulers["vae"] = build_scheduler(cfg.scheduler, self.optimizers["vae"], cfg.trainer.max_epochs)
-
-    @classmethod
-    def check_config(cls, cfg, kwargs):
-        super().check_config(cfg, kwargs)
-        if kwargs.get("beta", 1.0) < 0:
-            raise ConfigError(f"task.beta must be >= 0, got {kwargs['beta']}")
 
     @property
     def latent_dim(self) -> int:

@@ -1,6 +1,14 @@
-"""The training loop (`Trainer`), its config (`TrainerConfig`) and checkpoint files."""
+"""The training loop (`Trainer`, in `loop.py`), its config (`TrainerConfig`) and checkpoint files.
+Importing this package does not import torch."""
 
 from dlrun.trainer.config import TrainerConfig
-from dlrun.trainer.loop import Trainer
 
 __all__ = ["Trainer", "TrainerConfig"]
+
+
+def __getattr__(name: str):
+    if name == "Trainer":
+        from dlrun.trainer.loop import Trainer
+
+        return Trainer
+    raise AttributeError(f"module 'dlrun.trainer' has no attribute '{name}'")

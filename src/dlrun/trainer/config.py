@@ -1,64 +1,48 @@
-"""Typed mirror of `conf/trainer/default.yaml`; values are checked before training starts."""
+"""The `trainer` config group's schema (`conf/trainer/default.yaml` is written from it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from dlrun.errors import ConfigError
-from dlrun.registry import check_kwargs
+from dlrun.schema import option
 
 Mode = Literal["auto", "min", "max"]
 
 
 @dataclass
 class EarlyStoppingConfig:
-    monitor: str = "val/loss"
-    mode: Mode = "auto"
-    patience: int | None = None
-    min_delta: float = 0.0
-    restore_best: bool = True
+    """Stop when a monitored history key stops improving (Keras' EarlyStopping)."""
 
-    def __post_init__(self):
-        if self.patience is not None and self.patience < 0:
-            raise ConfigError(f"trainer.early_stopping.patience must be >= 0 or null, got {self.patience}")
-        if self.min_delta < 0:
-            raise ConfigError(f"trainer.early_stopping.min_delta must be >= 0, got {self.min_delta}")
+    monitor: str = option("val/loss", "history key to watch")
+    mode: Mode = option("auto", "auto = max for accuracy, f1, auc, r2..., min otherwise")
+    patience: int | None = option(None, "epochs without improvement before stopping; null disables early stopping",
+                                  ge=0)
+    min_delta: float = option(0.0, "smallest change that counts as an improvement", ge=0)
+    restore_best: bool = option(True, "at the end of training, restore the weights of the best epoch")
 
 
 @dataclass
 class CheckpointConfig:
-    monitor: str | None = "val/loss"  # None: last.pt only (no best epoch)
-    mode: Mode = "auto"
+    """checkpoints/last.pt every epoch, checkpoints/best.pt when the monitor improves."""
+
+    monitor: str | None = option("val/loss", "history key that picks checkpoints/best.pt (and 'best' in "
+                                             "metrics.json); null = last.pt only")
+    mode: Mode = option("auto", "auto = max for accuracy-like keys, min otherwise")
 
 
 @dataclass
 class TrainerConfig:
-    max_epochs: int = 30
-    batch_size: int = 32
-    resume: str | None = None
-    grad_clip: float | None = None
-    train_metrics: bool = True
-    log_every_n_steps: int = 20
-    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    """The training loop."""
 
-    def __post_init__(self):
-        if self.max_epochs < 1:
-            raise ConfigError(f"trainer.max_epochs must be >= 1, got {self.max_epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"trainer.batch_size must be >= 1, got {self.batch_size}")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise ConfigError(f"trainer.grad_clip must be > 0 or null, got {self.grad_clip}")
-        if self.log_every_n_steps < 1:
-            raise ConfigError(f"trainer.log_every_n_steps must be >= 1, got {self.log_every_n_steps}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainerConfig:
-        values = dict(values)
-        check_kwargs(cls, values, "trainer")
-        check_kwargs(EarlyStoppingConfig, values.get("early_stopping", {}), "trainer.early_stopping")
-        check_kwargs(CheckpointConfig, values.get("checkpoint", {}), "trainer.checkpoint")
-        values["early_stopping"] = EarlyStoppingConfig(**values.get("early_stopping", {}))
-        values["checkpoint"] = CheckpointConfig(**values.get("checkpoint", {}))
-        return cls(**values)
+    max_epochs: int = option(30, "epochs to train (early stopping may end sooner)", ge=1)
+    batch_size: int = option(32, "samples per optimizer step", ge=1)
+    resume: str | None = option(None, "auto continues from <run dir>/checkpoints/last.pt when it exists; a path "
+                                      "continues from that checkpoint or run directory")
+    grad_clip: float | None = option(None, "clip the global gradient norm to this value", gt=0)
+    train_metrics: bool = option(True, "also compute the metrics on each epoch's training pass (as Keras' history "
+                                       "does)")
+    log_every_n_steps: int = option(20, "how often the progress bar reads the loss (each read syncs the device)",
+                                    ge=1)
+    early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), "stop when the monitor stops improving")
+    checkpoint: CheckpointConfig = option(CheckpointConfig(), "which checkpoint is the best")
