@@ -21,7 +21,13 @@ CASES = [
     (["dataset.split.test=2"], "dlrun: error: dataset.split.test must be in [0, 1), got 2"),
     (["optimizer=sgd", "optimizer.momentun=0.9"],
      "dlrun: error: unknown config key 'optimizer.momentun'. Did you mean 'optimizer.momentum'?"),
-    (["model.activation=relux"], "dlrun: error: unknown model.activation 'relux'."),
+    (["model.activation=relux"], "dlrun: error: model.activation must be one of 'relu', 'tanh', 'sigmoid', 'gelu', "
+                                 "'leaky_relu', 'elu', got 'relux'. Did you mean 'relu'?"),
+    (["model.hidden=${nonexistent}"], "dlrun: error: model.hidden: the interpolation ${nonexistent} names no config "
+                                      "key 'nonexistent'."),
+    (["model.hidden=${oc.env:DLRUN_NO_SUCH_VARIABLE}"], "dlrun: error: model.hidden: cannot resolve "
+                                                        "${oc.env:DLRUN_NO_SUCH_VARIABLE}: "),
+    (["trainer.max_epochs=${trainer.batch_siz}"], "Did you mean 'trainer.batch_size'?"),
     (["task.loss=hinge"], "dlrun: error: unknown loss 'hinge'. Known losses: bce, cross_entropy, huber, mae, mse."),
     (["task.metrics=[acuracy]"], "dlrun: error: unknown metric 'acuracy'."),
     (["trainer.resume=missing/last.pt"], "dlrun: error: checkpoint file not found: missing/last.pt"),

@@ -91,7 +91,7 @@ def test_parallel_folds_give_the_same_results_as_sequential_folds(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["cv.folds=0"], "cv.folds must be >= 1 (1 = plain hold-out), got 0"),
+    (["cv.folds=0"], "cv.folds must be >= 1, got 0"),
     (["cv.parallel=two"], "cv.parallel must be an integer, got 'two' (str)"),
     (["cv.refit=true"], "cv.refit needs cv.folds >= 2, got cv.folds=1"),
     (["cv.folds=3", "cv.repeats=2", "cv.shuffle=false"],
@@ -224,10 +224,10 @@ def test_boston_file_is_read_and_a_missing_file_is_one_line():
 
     from dlrun.config import shared_path
 
-    raw = boston_housing(shared_path("data/boston-housing/BostonHousing.csv"))
+    raw = boston_housing(shared_path("data/boston-housing/BostonHousing.csv"), "medv")
     assert raw.x.shape == (506, 13) and raw.y[:2].tolist() == [24.0, 21.6] and "medv" not in raw.feature_names
     with pytest.raises(DataError, match=r"^Boston housing file not found: nowhere.csv \(set dataset.path\)$"):
-        boston_housing("nowhere.csv")
+        boston_housing("nowhere.csv", "medv")
 
 
 def test_california_recipe_without_the_data_fails_fast_and_with_it_cuts_480_rows_into_contiguous_folds(cli, tmp_path):
@@ -246,7 +246,7 @@ def test_california_recipe_without_the_data_fails_fast_and_with_it_cuts_480_rows
     joblib.dump(cached, tmp_path / "cal_housing_py3.pkz")  # where scikit-learn caches its download
     from dlrun.datasets.housing import california_housing
 
-    raw = california_housing(n_rows=600, features="raw", data_home=str(tmp_path))
+    raw = california_housing(n_rows=600, features="raw", data_home=str(tmp_path), download=False)
     assert raw.x.shape == (600, 8) and np.allclose(raw.x[:, [0, 1, 3, 6]], cached[:600][:, [8, 7, 3, 6]])
     assert np.allclose(raw.y, cached[:600, 0] / 1e5)
     run = cli("train", "+experiment=california_housing_kfold", f"dataset.data_home={tmp_path}", "trainer.max_epochs=2",

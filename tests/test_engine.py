@@ -206,6 +206,7 @@ def test_recipes_reach_their_figures(tmp_path):
 
 def test_device_threads_sets_the_cpu_pool_and_rejects_zero():
     from dlrun.device import DeviceConfig
+    from dlrun.schema import check
     from dlrun.train import join_processes
 
     before = torch.get_num_threads()
@@ -214,5 +215,5 @@ def test_device_threads_sets_the_cpu_pool_and_rejects_zero():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
-    with pytest.raises(ConfigError, match=r"^device.threads must be >= 1 or null, got 0$"):
-        DeviceConfig(threads=0)
+    with pytest.raises(ConfigError, match=r"^device.threads must be >= 1, got 0$"):
+        check(DeviceConfig, {"threads": 0}, "device")

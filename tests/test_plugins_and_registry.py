@@ -81,5 +81,5 @@ def test_registry_unknown_name_lists_known_and_closest():
         reg.build("sprocket", size="big")
     with pytest.raises(ConfigError, match=r"^unknown config key 'widget.sise'. Did you mean 'widget.size'\?$"):
         reg.build("sprocket", sise=2)
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ConfigError, match=r"^widget 'gear' is already registered \(by "):
         reg.register("gear")(lambda: None)

@@ -248,7 +248,7 @@ def test_bad_sequence_input_is_one_line_and_exit_2(cli, tmp_path, args, message)
     (["+experiment=temperature_lstm", "dataset.split.shuffle=true"], "set dataset.split.shuffle=false"),
     (["+experiment=temperature_lstm", "cv.folds=3", "cv.fold=0"], "is a time series: use dataset.split.val"),
     (["+experiment=temperature_lstm", "dataset.window=400"], "the val split has 292 steps, fewer than window + horizon"),
-    (["+experiment=sms_spam_lstm", "dataset.encoding=bag"], "dataset.encoding must be one of multi_hot, sequence"),
+    (["+experiment=sms_spam_lstm", "dataset.encoding=bag"], "dataset.encoding must be one of 'sequence', 'multi_hot', got 'bag'"),
     (["+experiment=sms_spam_mlp", "model=lstm", "model.hidden=16"], "model (lstm) reads sequences"),
     (["+experiment=sms_spam_lstm", "model.pooling=per_step"], "needs per-step labels"),
     (["+experiment=pos_tagger_lstm", "task=classification"], "use task=tagging"),

@@ -83,7 +83,7 @@ class Registry:
 
     def _add(self, component: Component) -> None:
         old = self._components.get(component.name)
-        if old is not None and old.factory is not component.factory and old.schema is not component.schema:
+        if old is not None and _identity(old) != _identity(component):
             raise ConfigError(f"{self.kind} '{component.name}' is already registered (by {old.source})")
         self._components[component.name] = component
 
@@ -141,6 +141,17 @@ class Registry:
     def build(self, name: str, *args: Any, where: str | None = None, **kwargs: Any) -> Any:
         values = self.factory_kwargs(name, kwargs, where or self.kind, injected=len(args))
         return self.get(name)(*args, **values)
+
+
+def _identity(component: Component) -> tuple[str, str]:
+    """What makes two registrations the same one (a module imported twice registers the same names again)."""
+
+    def name(obj: Any) -> str:
+        if obj is None or isinstance(obj, str):
+            return str(obj)
+        return f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', repr(obj))}"
+
+    return name(component.factory if component.schema is None else component.schema), name(component.factory)
 
 
 def _source(obj: Any) -> str:
