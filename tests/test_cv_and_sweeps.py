@@ -222,9 +222,7 @@ def test_boston_file_is_read_and_a_missing_file_is_one_line():
     from dlrun.datasets.housing import boston_housing
     from dlrun.errors import DataError
 
-    from dlrun.config import shared_path
-
-    raw = boston_housing(shared_path("data/boston-housing/BostonHousing.csv"))
+    raw = boston_housing()  # the copy shipped inside the package
     assert raw.x.shape == (506, 13) and raw.y[:2].tolist() == [24.0, 21.6] and "medv" not in raw.feature_names
     with pytest.raises(DataError, match=r"^Boston housing file not found: nowhere.csv \(set dataset.path\)$"):
         boston_housing("nowhere.csv")

@@ -1,5 +1,6 @@
-"""House-price regression sets of the books' K-fold chapter: Boston (a CSV file we ship beside the
-project) and California (scikit-learn's copy, downloaded once into its data home)."""
+"""House-price regression sets of the books' K-fold chapter: Boston (a CSV file shipped inside the
+package, in `datasets/packaged/boston_housing/`) and California (scikit-learn's copy, downloaded once
+into its data home)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import numpy as np
 
 from dlrun.datasets.base import DATASETS, RawData
 from dlrun.errors import DataError
+from dlrun.packaged_data import PACKAGED_DIR, PACKAGED_FILES
+
+BOSTON_FILE = str(PACKAGED_DIR / PACKAGED_FILES["boston_housing"])  # the copy shipped with dlrun
 
 
 @DATASETS.register("boston_housing")
-def boston_housing(path: str = "../shared/data/boston-housing/BostonHousing.csv", target: str = "medv") -> RawData:
+def boston_housing(path: str = BOSTON_FILE, target: str = "medv") -> RawData:
     """Boston housing, 506 rows, 13 features, median value in $1000s (CSV with a header)."""
     file = Path(path).expanduser()
     if not file.is_file():
