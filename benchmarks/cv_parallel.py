@@ -4,7 +4,7 @@
     python benchmarks/cv_parallel.py --dataset digits --epochs 10 --parallel 1 2 4
     python benchmarks/cv_parallel.py --threads 1          # torch.set_num_threads(1) first (workers get 1 each)
 
-Run from the repository root (the Boston file is read from ../shared/data). Each setting trains the same
+Run from the repository root (the Boston file is the copy shipped with dlrun). Each setting trains the same
 folds (results are identical, only the time differs); the ratio is sequential time / parallel time,
 including the cost of starting the worker processes.
 """

@@ -12,19 +12,14 @@ import pytest
 from sklearn import metrics as skm
 
 from conftest import REPO, train_in_process
-from dlrun.config import compose, shared_path
+from dlrun.config import compose
 from dlrun.datasets import DATASETS
 from dlrun.datasets.csv_table import TableFormat, read_table
 from dlrun.datasets.splits import split_indices
+from dlrun.packaged_data import packaged_file
 
-AUTO_MPG = Path(shared_path("data/auto-mpg/auto-mpg.data"))
-BOSTON = Path(shared_path("data/boston-housing/BostonHousing.csv"))
-
-
-def test_recipes_point_at_the_shared_files():
-    assert AUTO_MPG.is_file() and BOSTON.is_file()  # the real files must be there: these tests never skip
-    for recipe, path in (("auto_mpg", AUTO_MPG), ("boston_housing_mlp", BOSTON), ("boston_housing_mlp_64_64", BOSTON)):
-        assert compose([f"+experiment={recipe}"]).dataset.path == str(path)
+AUTO_MPG = Path(packaged_file("auto_mpg"))  # shipped inside the package (tests/test_packaged_data.py)
+BOSTON = Path(packaged_file("boston_housing"))
 
 
 def test_auto_mpg_recipe_end_to_end_then_predict_equals_eval(tmp_path, cli):

@@ -219,12 +219,10 @@ def test_optuna_search_stores_its_study_in_the_sweep_dir_and_a_second_run_contin
 
 
 def test_boston_file_is_read_and_a_missing_file_is_one_line():
-    from dlrun.datasets.housing import boston_housing
+    from dlrun.datasets.housing import BOSTON_FILE, boston_housing
     from dlrun.errors import DataError
 
-    from dlrun.config import shared_path
-
-    raw = boston_housing(shared_path("data/boston-housing/BostonHousing.csv"), "medv")
+    raw = boston_housing(BOSTON_FILE, "medv")  # the copy shipped inside the package
     assert raw.x.shape == (506, 13) and raw.y[:2].tolist() == [24.0, 21.6] and "medv" not in raw.feature_names
     with pytest.raises(DataError, match=r"^Boston housing file not found: nowhere.csv \(set dataset.path\)$"):
         boston_housing("nowhere.csv", "medv")

@@ -13,14 +13,15 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import assert_one_line_error, train_in_process
-from dlrun.config import compose, shared_path
+from dlrun.config import compose
 from dlrun.datasets import build_data
 from dlrun.datasets.base import DataInfo
 from dlrun.datasets.vocabulary import OOV, PAD
 from dlrun.models import MODELS
+from dlrun.packaged_data import packaged_file
 
-SMS = Path(shared_path("data/sms-spam/SMSSpamCollection"))
-TEMPERATURES = Path(shared_path("data/daily-min-temperatures/daily-min-temperatures.csv"))
+SMS = Path(packaged_file("sms_spam"))  # shipped inside the package (tests/test_packaged_data.py)
+TEMPERATURES = Path(packaged_file("daily_min_temperatures"))
 
 
 def _texts_file(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:

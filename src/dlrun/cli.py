@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from dlrun.errors import DlrunError
+from dlrun.errors import DlrunError, raised_by_resolver
 
 app = typer.Typer(
     add_completion=False,
@@ -208,6 +208,11 @@ def main() -> None:
     except KeyboardInterrupt:
         print("dlrun: interrupted (the last checkpoint written is kept)", file=sys.stderr)
         raise SystemExit(130) from None
+    except Exception as exc:  # a resolver's error (an unknown ${dlrun.data:NAME}...) arrives wrapped by OmegaConf
+        error = raised_by_resolver(exc)
+        if error is None:
+            raise
+        fail(error)
 
 
 if __name__ == "__main__":

@@ -139,24 +139,12 @@ class LocalSource(ConfigSource):
         return sorted(set(found))
 
 
-def shared_path(relative: str) -> str:
-    """A file of the workplace's shared data folder, `${shared:data/...}` in configs.
-
-    Looks in $DLRUN_SHARED, then ../shared beside the working directory, then ../shared beside the
-    repository; returns the first path that exists, else `../shared/<relative>` (named in errors).
-    """
-    roots = [Path(os.environ["DLRUN_SHARED"])] if os.environ.get("DLRUN_SHARED") else []
-    roots += [Path.cwd().parent / "shared", _REPO_DIR.parent / "shared"]
-    for root in roots:
-        if (root / relative).exists():
-            return str(root / relative)
-    return f"../shared/{relative}"
-
-
 def register_sources() -> None:
     from omegaconf import OmegaConf
 
-    OmegaConf.register_new_resolver("shared", shared_path, replace=True)
+    from dlrun.packaged_data import packaged_file
+
+    OmegaConf.register_new_resolver("dlrun.data", packaged_file, replace=True)  # ${dlrun.data:auto_mpg}
     from hydra._internal.sources_registry import SourcesRegistry
 
     SourcesRegistry.instance().register(LocalSource)

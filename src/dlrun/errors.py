@@ -51,3 +51,20 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         return f" Did you mean '{siblings[match[0]]}'?" if match else ""
     match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def raised_by_resolver(exc: BaseException) -> DlrunError | None:
+    """The DlrunError a config resolver raised (`${dlrun.data:NAME}`...), which OmegaConf hands on wrapped
+    in an InterpolationResolutionError with the key appended; None for any other exception."""
+    from omegaconf.errors import InterpolationResolutionError
+
+    if not isinstance(exc, InterpolationResolutionError):
+        return None
+    seen: set[int] = set()
+    inner: BaseException | None = exc
+    while inner is not None and id(inner) not in seen:
+        if isinstance(inner, DlrunError):
+            return inner
+        seen.add(id(inner))
+        inner = inner.__cause__ or inner.__context__
+    return None

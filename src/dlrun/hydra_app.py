@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dlrun.config import conf_dir
-from dlrun.errors import DlrunError
+from dlrun.errors import DlrunError, raised_by_resolver
 
 log = logging.getLogger("dlrun")
 
@@ -73,6 +73,7 @@ def one_line(exc: BaseException) -> str:
 
 
 def record_failure(job_dir: Path, job: str, overrides: list[str], exc: BaseException) -> None:
+    exc = raised_by_resolver(exc) or exc
     reason = one_line(exc)
     log.error("job %s failed: %s", job, reason, exc_info=None if isinstance(exc, DlrunError) else exc)
     job_dir.mkdir(parents=True, exist_ok=True)

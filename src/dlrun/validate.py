@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from dlrun.callbacks.base import check_extra_callbacks
 from dlrun.cv.config import CVConfig
 from dlrun.device.config import DeviceConfig
-from dlrun.errors import CheckpointError, ConfigError, did_you_mean
+from dlrun.errors import raised_by_resolver, CheckpointError, ConfigError, did_you_mean
 from dlrun.groups import REGISTRIES, SCHEMAS, RootConfig
 from dlrun.loggers.config import LoggerConfig
 from dlrun.plots.config import PlotsConfig
@@ -45,7 +45,8 @@ def resolve(cfg: DictConfig) -> dict:
     try:
         return OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as exc:
-        raise interpolation_error(exc, cfg) from None
+        raised = raised_by_resolver(exc)  # a resolver's own one-line error (an unknown ${dlrun.data:NAME})
+        raise (raised or interpolation_error(exc, cfg)) from None
 
 
 def interpolation_error(exc: OmegaConfBaseException, cfg: DictConfig) -> ConfigError:

@@ -157,7 +157,8 @@ class CaliforniaHousing(Table):
 class BostonHousing(Table):
     """Boston housing: 506 rows, 13 features, target medv (median value, $1000s), read from a CSV file."""
 
-    path: str = option("${shared:data/boston-housing/BostonHousing.csv}", "the file")
+    path: str = option("${dlrun.data:boston_housing}", "the file; ${dlrun.data:...} is the copy shipped in dlrun "
+                                                         "(datasets/packaged/); set dataset.path=FILE for your own copy")
     target: str = option("medv", "the target column")
 
 

@@ -1,5 +1,6 @@
-"""House-price regression sets of the books' K-fold chapter: Boston (a CSV file we ship beside the
-project) and California (scikit-learn's copy, downloaded once into its data home)."""
+"""House-price regression sets of the books' K-fold chapter: Boston (a CSV file shipped inside the
+package, in `datasets/packaged/boston_housing/`) and California (scikit-learn's copy, downloaded once
+into its data home)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import numpy as np
 
 from dlrun.datasets.base import RawData
 from dlrun.errors import DataError
+from dlrun.packaged_data import PACKAGED_DIR, PACKAGED_FILES
+
+BOSTON_FILE = str(PACKAGED_DIR / PACKAGED_FILES["boston_housing"])  # the copy shipped with dlrun
 
 
 def boston_housing(path, target) -> RawData:
