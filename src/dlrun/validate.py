@@ -21,7 +21,7 @@ from dlrun.registry import check_kwargs
 from dlrun.regularization import Regularization
 from dlrun.schedulers import build_scheduler
 from dlrun.tasks import check_task_config
-from dlrun.trainer.checkpoint_io import resolve_checkpoint
+from dlrun.rundir.checkpoints import resolve_checkpoint
 from dlrun.trainer.config import TrainerConfig
 
 

@@ -1,4 +1,4 @@
-"""The training loop (`Trainer`), its config (`TrainerConfig`) and checkpoint files."""
+"""The training loop (`Trainer`) and its config (`TrainerConfig`); checkpoint files are `dlrun.rundir`'s."""
 
 from dlrun.trainer.config import TrainerConfig
 from dlrun.trainer.loop import Trainer
