@@ -13,7 +13,7 @@ from dlrun.datasets import build_data
 from dlrun.datasets.splits import split_indices
 from dlrun.errors import ConfigError
 from dlrun.regularization import Regularization
-from dlrun.trainer.checkpoint_io import load_checkpoint, save_atomic
+from dlrun.rundir.checkpoints import load_checkpoint, save_checkpoint
 
 
 def test_same_seed_same_metrics_and_other_seed_differs(tmp_path):
@@ -163,13 +163,13 @@ def test_gradient_clipping_bounds_the_gradient_norm(tmp_path, monkeypatch):
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
-    save_atomic({"task": {}, "config": {"v": 1}}, path)
+    save_checkpoint({"task": {}, "config": {"v": 1}}, path)
     def broken_save(obj, f):
         f.write(b"partial")
         raise OSError("disk full")
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        save_atomic({"task": {}, "config": {"v": 2}}, path)
+        save_checkpoint({"task": {}, "config": {"v": 2}}, path)
     assert load_checkpoint(path)["config"] == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 

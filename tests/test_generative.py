@@ -109,7 +109,7 @@ def test_gan_step_updates_both_networks_with_their_own_optimizers(mnist_root):
 
 
 def test_gan_resume_reproduces_the_uninterrupted_run(mnist_root, cgan_run, tmp_path):
-    from dlrun.trainer.checkpoint_io import load_checkpoint
+    from dlrun.rundir.checkpoints import load_checkpoint
 
     full_dir, full = cgan_run
     train_in_process([*cgan_args(mnist_root), "trainer.max_epochs=1"], tmp_path / "part")
@@ -240,7 +240,7 @@ def test_gan_trains_under_ddp_on_two_cpu_processes(cli, mnist_root, tmp_path):
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["history"][0]["train_samples"] == 360  # both ranks' shares of the epoch
     assert sorted(p.name for p in (tmp_path / "ddp" / "samples").iterdir()) == ["samples_epoch_001.png"]  # rank 0 only
-    from dlrun.trainer.checkpoint_io import load_checkpoint
+    from dlrun.rundir.checkpoints import load_checkpoint
 
     state = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "last.pt")["task"]
     assert set(state["models"]) == set(state["optimizers"]) == {"generator", "discriminator"}

@@ -36,7 +36,7 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(cli, tmp_path):
     killed = cli("train", *COMMON, "hydra.run.dir=resumed", "plugins=[killer]", "callbacks=[{name: kill_at, epoch: 5}]")
     assert killed.returncode != 0
     assert not (tmp_path / "resumed" / "metrics.json").exists()
-    from dlrun.trainer.checkpoint_io import load_checkpoint
+    from dlrun.rundir.checkpoints import load_checkpoint
 
     assert load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["trainer"]["epoch"] == 4
 

@@ -213,19 +213,14 @@ def test_sms_spam_mlp_recipe_end_to_end_then_eval_reproduces_it(tmp_path, cli, o
 
 
 def test_pos_tagger_recipe_tags_the_books_sentence(tmp_path, one_thread):
-    from dlrun.evaluate import open_checkpoint
-    from dlrun.tasks import build_task
-    from dlrun.train import restore
+    from dlrun.saved_run import load_run
 
     run = tmp_path / "pos"
     _, metrics = train_in_process(["+experiment=pos_tagger_lstm", "plots.enabled=false"], run)
     assert metrics["test"]["accuracy"] == 1.0 and metrics["history"][-1]["train/loss"] < 0.1
-    path, state = open_checkpoint(run, "final")
-    cfg = compose(["+experiment=pos_tagger_lstm"])
-    data = build_data(cfg, preprocessing=state["data"]["preprocessing"])
-    task = build_task(cfg, data.info)
-    restore(task, state, weights_only=True, source=path)
-    probabilities = task.predictions(data.test.x)  # (sentences, steps, tags)
+    loaded = load_run(run, "final")
+    data = build_data(compose(["+experiment=pos_tagger_lstm"]), preprocessing=loaded.preprocessing)
+    probabilities = loaded.task.predictions(data.test.x)  # (sentences, steps, tags)
     assert probabilities.argmax(axis=-1)[0, :5].tolist() == [0, 1, 2, 0, 1]  # The/DET dog/NN ate/V the/DET apple/NN
 
 

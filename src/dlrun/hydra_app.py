@@ -7,7 +7,6 @@ failed jobs at the end, and the command exits non-zero only when every job faile
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -16,10 +15,10 @@ from pathlib import Path
 
 from dlrun.config import conf_dir
 from dlrun.errors import DlrunError, raised_by_resolver
+from dlrun.rundir import RunDir
 
 log = logging.getLogger("dlrun")
 
-FAILED_FILE = "failed.json"
 _last_sweep: dict = {}  # what SweepSummary found at the end of the sweep (it runs in this process)
 
 
@@ -76,16 +75,15 @@ def record_failure(job_dir: Path, job: str, overrides: list[str], exc: BaseExcep
     exc = raised_by_resolver(exc) or exc
     reason = one_line(exc)
     log.error("job %s failed: %s", job, reason, exc_info=None if isinstance(exc, DlrunError) else exc)
-    job_dir.mkdir(parents=True, exist_ok=True)
     record = {"job": job, "overrides": overrides, "error": reason, "type": type(exc).__name__,
               "exit_code": getattr(exc, "exit_code", 1)}
-    (job_dir / FAILED_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    RunDir(job_dir).write_failure(record)
 
 
 def job_dirs(sweep_dir: Path, since: float = 0.0) -> list[Path]:
     """The job directories of a sweep (those Hydra wrote a .hydra/ into), oldest job number first."""
-    found = [d for d in sweep_dir.iterdir() if (d / ".hydra" / "config.yaml").is_file()] if sweep_dir.is_dir() else []
-    found = [d for d in found if (d / ".hydra" / "config.yaml").stat().st_mtime >= since]
+    found = [d for d in sweep_dir.iterdir() if RunDir(d).config.is_file()] if sweep_dir.is_dir() else []
+    found = [d for d in found if RunDir(d).config.stat().st_mtime >= since]
     return sorted(found, key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
 
 
@@ -107,7 +105,7 @@ class SweepSummary(_HydraCallback):
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = job_dirs(sweep_dir, self.started)
-        failed = [json.loads((d / FAILED_FILE).read_text(encoding="utf-8")) for d in jobs if (d / FAILED_FILE).is_file()]
+        failed = [f for f in (RunDir(d).read_failure() for d in jobs) if f is not None]
         _last_sweep.update(jobs=len(jobs), failed=failed, dir=str(sweep_dir))
         if not jobs:
             return
@@ -127,9 +125,6 @@ def needs_launch(cfg) -> bool:
 
 def launch_workers(cfg, overrides: list[str], run_dir: str) -> float | None:
     """Run the job in device.count processes; return the monitored value rank 0 wrote to metrics.json."""
-    import json
-    from pathlib import Path
-
     from omegaconf import OmegaConf
 
     from dlrun.device import DeviceConfig
@@ -139,7 +134,7 @@ def launch_workers(cfg, overrides: list[str], run_dir: str) -> float | None:
     nprocs = dev.processes()
     log.info("starting %d training processes per node on %d node(s)", nprocs, dev.nodes)
     launch(overrides, run_dir, nprocs, dev.nodes, dev.rdzv_endpoint, dev.max_restarts)
-    metrics = Path(run_dir) / "metrics.json"
-    best = json.loads(metrics.read_text()).get("best", {}) if metrics.is_file() else {}
+    metrics = RunDir(run_dir).read_metrics()
+    best = metrics.get("best", {}) if metrics is not None else {}
     value = best.get(cfg.trainer.checkpoint.monitor)
     return float(value) if value is not None else None

@@ -8,14 +8,13 @@ before anything is written, so a missing column or a bad value leaves no output 
 from __future__ import annotations
 
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from dlrun.errors import ConfigError, DataError
+from dlrun.rundir import atomic_open
 
 log = logging.getLogger("dlrun")
 
@@ -23,39 +22,26 @@ log = logging.getLogger("dlrun")
 def predict_table(run: str | Path, input_path: str | Path, prefer: str = "final"):
     """The rows of `input_path` (as read) with prediction columns added, as a pandas DataFrame."""
     import torch
-    from omegaconf import OmegaConf
 
-    from dlrun.datasets.base import DataInfo
     from dlrun.datasets.columns import TablePreprocessor
     from dlrun.datasets.csv_table import TableFormat, parse_columns, read_table
-    from dlrun.device import DeviceConfig, resolve_device
-    from dlrun.evaluate import open_checkpoint
-    from dlrun.plugins import load_plugins
-    from dlrun.tasks import build_task
-    from dlrun.train import restore
+    from dlrun.saved_run import open_run
 
-    ckpt_path, state = open_checkpoint(run, prefer)
-    prep = state["data"]["preprocessing"]
+    saved = open_run(run, prefer)
+    prep, config = saved.preprocessing, saved.state["config"]
     if "columns" not in prep:
         raise ConfigError(f"dlrun predict needs a run trained on a table (dataset=csv); {run} was trained on "
-                          f"dataset '{state['config']['dataset']['name']}'")
-    frame = read_table(input_path, TableFormat.of(state["config"]["dataset"]), optional=prep["target"])
+                          f"dataset '{config['dataset']['name']}'")
+    frame = read_table(input_path, TableFormat.of(config["dataset"]), optional=prep["target"])
     x = parse_columns(frame, prep["columns"], str(input_path))
     filled = [c["name"] for c in prep["columns"] if c["kind"] != "categorical" and x[c["name"]].isna().any()]
     if filled:
         log.warning("%s: missing values in %s take the training median", input_path, ", ".join(filled))
     features = TablePreprocessor([], prep["kind"], prep["target"]).transform(x, prep)
 
-    cfg = OmegaConf.create(state["config"])
-    load_plugins(list(cfg.get("plugins") or []))
-    device = resolve_device(DeviceConfig(**OmegaConf.to_container(cfg.device, resolve=True)))
-    saved = state["data"]["info"]
-    info = DataInfo(**{**saved, "input_shape": tuple(saved["input_shape"])})
-    task = build_task(cfg, info)
-    task.setup(device, None, None)
-    restore(task, state, weights_only=True, source=ckpt_path)
-    values = task.predictions(torch.from_numpy(features).to(device))
-    return with_predictions(frame, values, info, prep["target"])
+    loaded = saved.load()
+    values = loaded.task.predictions(torch.from_numpy(features).to(loaded.device))
+    return with_predictions(frame, values, loaded.info, prep["target"])
 
 
 def with_predictions(frame, values: np.ndarray, info, target: str):
@@ -86,11 +72,5 @@ def write_table(frame, output: str | Path | None) -> None:
     output = Path(output)
     if not output.parent.is_dir():
         raise DataError(f"cannot write {output}: no such folder {output.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            frame.to_csv(f, index=False)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(output, newline="") as f:
+        frame.to_csv(f, index=False)

@@ -1,52 +1,18 @@
 """`dlrun sample`: pictures from a trained generative run (vae, gan, cgan), without its data.
 
-The task is rebuilt from the checkpoint's config and data description (shapes, classes), its
-weights loaded with `torch.load(weights_only=True)`, and the grid written with torchvision.
+The task is rebuilt from the checkpoint's config and data description (shapes, classes) by
+`dlrun.saved_run.load_run`, its weights loaded with `torch.load(weights_only=True)`, and the grid
+written with torchvision.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
-
-from omegaconf import OmegaConf
 
 from dlrun.errors import ConfigError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-@dataclass
-class LoadedRun:
-    """A task rebuilt from a checkpoint, with its weights, ready to predict or generate."""
-
-    task: object
-    task_name: str
-    info: object
-    preprocessing: dict
-    checkpoint: Path
-
-
-def load_run(path: str | Path, prefer: str = "final") -> LoadedRun:
-    """Rebuild the task of a run directory or checkpoint file (on CPU, or CUDA when the run asked for it)."""
-    from dlrun.datasets.base import DataInfo
-    from dlrun.device import DeviceConfig, resolve_device
-    from dlrun.evaluate import open_checkpoint
-    from dlrun.plugins import load_plugins
-    from dlrun.tasks.base import build_task, resolve_task_name
-    from dlrun.train import restore
-
-    ckpt_path, state = open_checkpoint(path, prefer)
-    cfg = OmegaConf.create(state["config"])
-    load_plugins(list(cfg.get("plugins") or []))
-    values = dict(state["data"]["info"])
-    values["input_shape"] = tuple(values["input_shape"])
-    info = DataInfo(**values)
-    task = build_task(cfg, info)
-    task.setup(resolve_device(DeviceConfig(**OmegaConf.to_container(cfg.device, resolve=True))), None, None)
-    restore(task, state, weights_only=True, source=ckpt_path)
-    return LoadedRun(task, resolve_task_name(cfg.task.name, info), info, state["data"]["preprocessing"], ckpt_path)
 
 
 def class_index(value: str, class_names: list[str]) -> int:
@@ -75,6 +41,7 @@ def sample_grid(path: str | Path, n: int | None = None, class_: str | None = Non
     import torch
 
     from dlrun.plots.image_grids import save_grid
+    from dlrun.saved_run import load_run
     from dlrun.tasks.generative import GenerativeTask, grid_columns
 
     output = Path(output)

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from dlrun.errors import ConfigError, DlrunError
-from dlrun.hydra_app import FAILED_FILE
 from dlrun.metrics import resolve_mode
+from dlrun.rundir import RunDir
 
 FORMATS = ("table", "markdown", "csv")
 CURVES_FILE = "val_curves.png"
@@ -47,13 +44,9 @@ class Run:
         return "ok" if self.metrics is not None else "no metrics.json (running or killed)"
 
 
-def is_run(folder: Path) -> bool:
-    return any((folder / f).exists() for f in ("metrics.json", FAILED_FILE, ".hydra/config.yaml"))
-
-
 def find_runs(root: Path) -> list[Path]:
     """`root` itself when it is a run, else every run below it (not looking inside runs)."""
-    if is_run(root):
+    if RunDir(root).is_run():
         return [root]
     found: list[Path] = []
     for child in sorted((c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".")), key=_job_order):
@@ -65,25 +58,22 @@ def _job_order(path: Path):
     return (0, int(path.name), "") if path.name.isdigit() else (1, 0, path.name)
 
 
-def _read_yaml(path: Path):
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
 def load_run(path: Path, root: Path) -> Run:
     name = str(path.relative_to(root)) if path != root else path.name
+    files = RunDir(path)
     overrides = {}
-    for item in _read_yaml(path / ".hydra" / "overrides.yaml") or []:
-        key, _, value = str(item).partition("=")
+    for item in files.read_overrides():
+        key, _, value = item.partition("=")
         overrides[key.lstrip("+~")] = value
-    config = _read_yaml(path / ".hydra" / "config.yaml") or {}
+    config = files.read_config() or {}
     monitor = ((config.get("trainer") or {}).get("checkpoint") or {}).get("monitor")
     run = Run(name, path, overrides, monitor)
-    if (path / "metrics.json").is_file():
-        run.metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    run.metrics = files.read_metrics()
+    if run.metrics is not None:
         run.monitor = run.monitor or (run.metrics.get("cv") or {}).get("monitor") or next(
             (k for k in run.metrics.get("best", {}) if k != "epoch"), None)
-    elif (path / FAILED_FILE).is_file():
-        run.error = json.loads((path / FAILED_FILE).read_text(encoding="utf-8"))["error"]
+    elif (failure := files.read_failure()) is not None:
+        run.error = failure["error"]
     return run
 
 

@@ -4,11 +4,9 @@ check the config, build data, task and callbacks, fit, test, write metrics.json.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -21,15 +19,16 @@ from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, Scheduler
 from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
-from dlrun.errors import CheckpointError
 from dlrun.loggers import build_logger
+from dlrun.loggers.hparams import flat_hparams
 from dlrun.baselines import baselines
 from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
+from dlrun.rundir import RunDir
+from dlrun.rundir.checkpoints import load_checkpoint, resolve_checkpoint, restore_task
 from dlrun.tasks import build_task
 from dlrun.trainer import Trainer
-from dlrun.trainer.checkpoint_io import load_checkpoint, resolve_checkpoint
 from dlrun.trainer.loop import seed_everything
 from dlrun.validate import validate
 
@@ -45,7 +44,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     run_dir = Path(run_dir)
     checked = validate(cfg)
     if checked.cv.is_parent:  # K-fold: one run per fold in run_dir/fold_N, then the aggregate
-        return cross_validate(cfg, run_dir, progress)
+        return cross_validate(cfg, checked, run_dir, progress, train)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     tcfg = checked.trainer
@@ -67,13 +66,13 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     if main:
         summary = model_summary(dict(task.models), task.summary_inputs(next(iter(data.batches("train", 2)))[0]))
         log.info("%s", summary)
-        (run_dir / "model_summary.txt").write_text(summary + "\n", encoding="utf-8")
+        RunDir(run_dir).write_model_summary(summary)
 
     checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode, save=main)
     callbacks = [SchedulerStep(), checkpoint, *task.callbacks(), *build_extra_callbacks(_plain(cfg.callbacks))]
     if tcfg.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
-    logger = build_logger(checked.logger, run_dir, _hparams(cfg)) if main else None
+    logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
     callbacks += [CSVLogger(), logger] if main else []
 
     meta = {"config": _plain(cfg), "data": {"preprocessing": data.preprocessing, "info": asdict(data.info)},
@@ -81,7 +80,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     trainer = Trainer(tcfg, run_dir, cfg.seed, [c for c in callbacks if c is not None], meta=meta, progress=progress)
     trainer.keep_global_batch = checked.device.keep_global_batch
     if resume:
-        restore(task, resume, weights_only=False, source=resume["_path"])
+        restore_task(task, resume, weights_only=False, source=resume["_path"])
         trainer.load_state_dict(resume["trainer"])
         log.info("resumed from %s after epoch %d", resume["_path"], trainer.epoch)
     elif distributed.world() > 1:
@@ -100,10 +99,10 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float 
     results = {"history": history, "best": checkpoint.best(), "test": test,
                "baselines": baselines(task, data, cfg.seed), "wall_time_s": time.perf_counter() - started}
     if main:
-        write_json_atomic(results, run_dir / "metrics.json")
+        RunDir(run_dir).write_metrics(results)
         pictures = draw_run(checked.plots, run_dir, results, task, data, shown, predicted)
         if images and predicted is not None and shown == "test":
-            image_grids.log_worst(task._scores(predicted[0]), predicted[1], data, run_dir, logger)
+            image_grids.log_worst(task.scores(predicted[0]), predicted[1], data, run_dir, logger)
         if logger is not None:
             logger.log_images(pictures, trainer.epoch)
             logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})
@@ -131,21 +130,11 @@ def join_processes(device_cfg) -> torch.device:
     return device
 
 
-def restore(task, state: dict, weights_only: bool, source) -> None:
-    """Load a checkpoint's task state into `task`, or fail with one line when they do not match."""
-    try:
-        task.load_state_dict(state["task"], weights_only=weights_only)
-    except (RuntimeError, KeyError, ValueError) as exc:
-        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
-        raise CheckpointError(f"checkpoint {source} does not match the configured model: {detail}") from None
-
-
 def _resume_state(resume: str | None, run_dir: Path) -> dict | None:
     if resume is None:
         return None
     if resume == "auto":
-        path = run_dir / "checkpoints" / "last.pt"
+        path = RunDir(run_dir).checkpoint("last")
         if not path.is_file():
             log.info("trainer.resume=auto: no checkpoint in %s yet, starting from scratch", run_dir)
             return None
@@ -156,33 +145,8 @@ def _resume_state(resume: str | None, run_dir: Path) -> dict | None:
     return state
 
 
-def write_json_atomic(obj: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, allow_nan=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _plain(node):
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-
-
-def _hparams(cfg: DictConfig) -> dict:
-    """Scalar config leaves for TensorBoard's HParams tab (lists become strings)."""
-    flat: dict = {}
-
-    def walk(node, prefix=""):
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            elif isinstance(value, (int, float, str, bool)):
-                flat[f"{prefix}{key}"] = value
-            elif value is not None:
-                flat[f"{prefix}{key}"] = str(value)
-
-    walk({k: v for k, v in _plain(cfg).items() if k not in ("plugins", "callbacks")})
-    return flat
 
 
 def _best_scalar(best: dict) -> dict:

@@ -23,6 +23,7 @@ from dlrun.groups import REGISTRIES, SCHEMAS, RootConfig
 from dlrun.loggers.config import LoggerConfig
 from dlrun.plots.config import PlotsConfig
 from dlrun.plugins import load_plugins
+from dlrun.rundir.layout import resolve_checkpoint
 from dlrun.schema import check
 from dlrun.trainer.config import TrainerConfig
 
@@ -99,7 +100,7 @@ def validate(cfg: DictConfig | dict, files: bool = True) -> Checked:
     if trainer.resume not in (None, "auto"):
         if cv.folds > 1:
             raise ConfigError("trainer.resume=PATH cannot continue K-fold runs (cv.folds > 1); use trainer.resume=auto")
-        require_checkpoint(trainer.resume)
+        resolve_checkpoint(trainer.resume, prefer="last")  # exists (not loaded here)
     if files:
         check_files(plain["dataset"])
     return Checked(root, trainer, typed["device"], typed["logger"], typed["plots"], cv, components)
@@ -129,16 +130,6 @@ def _check_nested(group: str, node: Any, where: str) -> None:
         raise ConfigError(f"{where} must be a {registry.kind} config with a 'name' (e.g. {{name: adam, lr: 0.0002}})")
     values = dict(node)
     registry.check(values.pop("name"), values, where)
-
-
-def require_checkpoint(path: str) -> None:
-    """trainer.resume=PATH names a checkpoint file or a run directory holding one (checked without loading it)."""
-    p = Path(path)
-    if p.is_dir():
-        if not any((p / "checkpoints" / f"{n}.pt").is_file() for n in ("last", "best")):
-            raise CheckpointError(f"no checkpoint in run directory {p} (expected checkpoints/last.pt)")
-    elif not p.is_file():
-        raise CheckpointError(f"checkpoint file not found: {p}")
 
 
 def check_files(dataset: dict) -> None:

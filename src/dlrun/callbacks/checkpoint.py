@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dlrun.callbacks.base import Callback
 from dlrun.callbacks.monitor import Monitor
-from dlrun.trainer.checkpoint_io import save_atomic
+from dlrun.rundir import RunDir
+from dlrun.rundir.checkpoints import save_checkpoint
 
 
 class ModelCheckpoint(Callback):
@@ -29,10 +30,10 @@ class ModelCheckpoint(Callback):
         state = trainer.checkpoint_state()  # includes this callback's updated state (a collective: every rank)
         if not self.save:
             return
-        folder = trainer.run_dir / "checkpoints"
-        save_atomic(state, folder / "last.pt")
+        run = RunDir(trainer.run_dir)
+        save_checkpoint(state, run.checkpoint("last"))
         if improved:
-            save_atomic(state, folder / "best.pt")
+            save_checkpoint(state, run.checkpoint("best"))
 
     def best(self) -> dict:
         if self.monitor is None or self.monitor.best_epoch is None:

@@ -14,10 +14,11 @@ def fold_rows(cfg: CVConfig):
     return KFoldSplitter(cfg).fold(cfg.fold) if cfg.fold is not None and cfg.folds > 1 else None
 
 
-def cross_validate(cfg, run_dir, progress: bool = True):
+def cross_validate(cfg, checked, run_dir, progress: bool, train):
+    """The K-fold parent run (`dlrun.cv.run.cross_validate`); `train` trains one fold (`dlrun.train.train`)."""
     from dlrun.cv.run import cross_validate as run
 
-    return run(cfg, run_dir, progress)
+    return run(cfg, checked, run_dir, progress, train)
 
 
 def __getattr__(name: str):

@@ -6,61 +6,64 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dlrun.cv.aggregate import aggregate, log_tensorboard, plot_curve
 from dlrun.errors import ConfigError, DlrunError, TrainingDiverged
+from dlrun.loggers.hparams import flat_hparams
 from dlrun.metrics import resolve_mode
+from dlrun.rundir import RunDir
 
 log = logging.getLogger("dlrun")
 
+TrainOne = Callable[[DictConfig, Path, bool], "float | None"]  # dlrun.train.train
 
-def cross_validate(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float | None:
-    """Train the folds into run_dir/fold_N/ and write the aggregate; returns the mean monitored value."""
-    from dlrun.train import _hparams, write_json_atomic
-    from dlrun.validate import validate
 
+def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool, train: TrainOne) -> float | None:
+    """Train the folds into run_dir/fold_N/ and write the aggregate; returns the mean monitored value.
+
+    `checked` is the validated config; `train(cfg, run_dir, progress)` trains one run (`dlrun.train.train`,
+    passed in so that this package does not import the module that imports it).
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    files = RunDir(run_dir)
     started = time.perf_counter()
-    checked = validate(cfg)
     cv, monitor = checked.cv, checked.trainer.checkpoint.monitor
     mode = resolve_mode(checked.trainer.checkpoint.mode, monitor, "trainer.checkpoint.mode")
     check_refit(cfg, cv.refit)
 
-    dirs = [run_dir / f"fold_{k}" for k in range(cv.runs)]
+    dirs = [files.fold(k).path for k in range(cv.runs)]
     configs = [fold_config(cfg, k) for k in range(cv.runs)]
     log.info("%s: %d-fold cross-validation%s, %d model(s)%s", cfg.name, cv.folds,
              f" x {cv.repeats} repeats" if cv.repeats > 1 else "", cv.runs,
              f", {cv.parallel} at once" if cv.parallel > 1 else "")
     if cv.parallel > 1:
-        _train_parallel(configs, dirs, cv.parallel)
+        _train_parallel(configs, dirs, cv.parallel, train)
     else:
-        from dlrun.train import train
-
         for k, (fold_cfg, fold_dir) in enumerate(zip(configs, dirs)):
             log.info("fold %d/%d -> %s", k + 1, cv.runs, fold_dir)
             _tagged(k, train, fold_cfg, fold_dir, progress)
-    folds = [json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in dirs]
+    folds = [RunDir(d).read_metrics() for d in dirs]
     summary = aggregate(folds, monitor, mode)
 
     results: dict = {"cv": summary, "history": summary["curve"], "best": {monitor: summary["mean"][monitor]},
                      "test": {}}
     if cv.refit:
-        results["refit"] = _refit(cfg, summary, run_dir / "refit", progress)
+        results["refit"] = _refit(cfg, summary, files.refit, progress, train)
         results["test"] = results["refit"].pop("test")
     results["wall_time_s"] = time.perf_counter() - started
-    write_json_atomic(results, run_dir / "metrics.json")
+    files.write_metrics(results)
     plot_curve(summary, run_dir / "cv_curve.png", cv.plot_skip_first)
     if checked.logger.name == "tensorboard":
-        log_tensorboard(summary, results["test"], _hparams(cfg), run_dir / "tensorboard")
+        log_tensorboard(summary, results["test"], flat_hparams(cfg), run_dir / "tensorboard")
     print_cv_summary(results, run_dir)
     mean = summary["mean"][monitor]
     return float(mean) if math.isfinite(mean) else None
@@ -95,16 +98,14 @@ def refit_config(cfg: DictConfig, epochs: int) -> DictConfig:
     return refit
 
 
-def _refit(cfg: DictConfig, summary: dict, refit_dir: Path, progress: bool) -> dict:
-    from dlrun.train import train
-
+def _refit(cfg: DictConfig, summary: dict, refit_dir: RunDir, progress: bool, train: TrainOne) -> dict:
     epochs = summary["best_epoch"]
     if epochs is None:
         raise DlrunError(f"cv.refit: the averaged {summary['monitor']} curve has no finite value to pick an epoch")
-    log.info("refit on all non-test rows for %d epochs (best epoch of the averaged curve) -> %s", epochs, refit_dir)
-    train(refit_config(cfg, epochs), refit_dir, progress)
-    metrics = json.loads((refit_dir / "metrics.json").read_text(encoding="utf-8"))
-    return {"epochs": epochs, "dir": "refit", "train_rows": metrics["history"][-1]["train_samples"],
+    log.info("refit on all non-test rows for %d epochs (best epoch of the averaged curve) -> %s", epochs, refit_dir.path)
+    train(refit_config(cfg, epochs), refit_dir.path, progress)
+    metrics = refit_dir.read_metrics()
+    return {"epochs": epochs, "dir": refit_dir.path.name, "train_rows": metrics["history"][-1]["train_samples"],
             "test": metrics["test"]}
 
 
@@ -118,7 +119,7 @@ def _tagged(k: int, fn, *args):
 
 # ------------------------------------------------------------------ folds in separate processes
 
-def _train_parallel(configs: list[DictConfig], dirs: list[Path], workers: int) -> None:
+def _train_parallel(configs: list[DictConfig], dirs: list[Path], workers: int, train: TrainOne) -> None:
     """`workers` folds at once in spawned processes, each with an equal share of the CPU threads."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -131,7 +132,7 @@ def _train_parallel(configs: list[DictConfig], dirs: list[Path], workers: int) -
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
                              initargs=(threads,)) as pool:
-        futures = [pool.submit(_train_fold, k, c, str(d)) for k, (c, d) in enumerate(zip(plain, dirs))]
+        futures = [pool.submit(_train_fold, train, k, c, str(d)) for k, (c, d) in enumerate(zip(plain, dirs))]
         for k, future in enumerate(futures):
             best = future.result()  # re-raises the fold's error here, with its fold number
             log.info("fold %d/%d done: best %s", k + 1, len(futures), best)
@@ -143,9 +144,7 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _train_fold(k: int, plain: dict, fold_dir: str):
-    from dlrun.train import train
-
+def _train_fold(train: TrainOne, k: int, plain: dict, fold_dir: str):
     cfg = OmegaConf.create(plain)
     OmegaConf.set_struct(cfg, True)
     Path(fold_dir).mkdir(parents=True, exist_ok=True)

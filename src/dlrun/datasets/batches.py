@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from dlrun.datasets.base import Split
+if TYPE_CHECKING:  # base.DataBundle.batches builds these batches: a run-time import back would be a cycle
+    from dlrun.datasets.base import Split
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:

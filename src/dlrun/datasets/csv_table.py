@@ -55,7 +55,7 @@ class TableFormat:
 
     @classmethod
     def of(cls, dataset: dict) -> TableFormat:
-        return cls(_separator(dataset.get("sep", ",")), dataset.get("header", True), dataset.get("names"),
+        return cls(parse_separator(dataset.get("sep", ",")), dataset.get("header", True), dataset.get("names"),
                    list(dataset.get("na_values") or []), dataset.get("comment"), dataset.get("quotes", True))
 
 
@@ -156,7 +156,7 @@ class CsvTable:
                               "(dataset=csv dataset.path=FILE dataset.target=COLUMN)")
         if not self.target:
             raise ConfigError("dataset.target must be set: the column to predict")
-        _separator(self.sep)
+        parse_separator(self.sep)
         if self.comment is not None and len(self.comment) != 1:
             raise ConfigError(f"dataset.comment must be one character or null, got {self.comment!r}")
         if not self.header and not self.names:
@@ -187,7 +187,7 @@ class CsvTable:
 
     @property
     def format(self) -> TableFormat:
-        return TableFormat(_separator(self.sep), self.header, self.names, list(self.na_values), self.comment)
+        return TableFormat(parse_separator(self.sep), self.header, self.names, list(self.na_values), self.comment)
 
     # ------------------------------------------------------------------ loading
     def load(self) -> RawData:
@@ -241,7 +241,8 @@ class CsvTable:
         return TablePreprocessor(specs, kind, self.target, self.target_scale, self.onehot_max_levels)
 
 
-def _separator(sep: str) -> str:
+def parse_separator(sep: str) -> str:
+    """dataset.sep as pandas takes it: one character (names such as tab and comma allowed) or "whitespace"."""
     sep = SEPARATORS.get(sep, sep)
     if sep != "whitespace" and len(sep) != 1:
         raise ConfigError(f"dataset.sep must be one character (',' ';' '\\t'), tab, comma, semicolon or whitespace, "

@@ -8,14 +8,13 @@ when the host cannot be reached.
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from torchvision import datasets as tvd
 
 from dlrun.datasets.images import ImageData, data_root, try_download
+from dlrun.rundir import atomic_open
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -45,14 +44,8 @@ def _copy_atomic(source: Path, target: Path) -> None:
     """Copy (gunzip) into a temp file, then rename: processes preparing the same folder at once (the ranks of a
     multi-process run) never read a half-written file."""
     opener = gzip.open if source.suffix == ".gz" else open
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with opener(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with opener(source, "rb") as src, atomic_open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst)
 
 
 def load_idx(cls, root: str, download: bool, extra: list[Path] | None = None) -> ImageData:

@@ -14,7 +14,7 @@ import numpy as np
 
 from dlrun.datasets.base import RawData
 from dlrun.datasets.columns import sort_levels
-from dlrun.datasets.csv_table import TableFormat, _separator, read_table, require_columns, require_file
+from dlrun.datasets.csv_table import TableFormat, parse_separator, read_table, require_columns, require_file
 from dlrun.datasets.vocabulary import TOKEN_PATTERN, TextPreprocessor, check_text_encoding
 from dlrun.errors import ConfigError, DataError, did_you_mean
 
@@ -61,7 +61,7 @@ def _text_csv_format(path, text, label, sep, header, names, quotes, encoding, nu
     if text == label:
         raise ConfigError(f"dataset.text and dataset.label both name column '{text}'")
     check_text_encoding(encoding, num_words, max_len, keep, token_pattern)
-    fmt = TableFormat(_separator(sep), header, list(names) if names and not header else None, [], None, quotes)
+    fmt = TableFormat(parse_separator(sep), header, list(names) if names and not header else None, [], None, quotes)
     require_file(path)
     return fmt
 

@@ -21,7 +21,7 @@ import torch
 
 from dlrun.datasets.base import DataBundle, DataInfo, Split
 from dlrun.datasets.columns import parse_numbers
-from dlrun.datasets.csv_table import TableFormat, _separator, read_table, require_columns, require_file
+from dlrun.datasets.csv_table import TableFormat, parse_separator, read_table, require_columns, require_file
 from dlrun.errors import ConfigError, DataError
 
 log = logging.getLogger("dlrun")
@@ -151,7 +151,7 @@ def _check(path, value, date, features, window, horizon, stride, period, sep, he
     if not header and not names:
         raise ConfigError("dataset.header is false, so dataset.names must list the column names in file order")
     require_file(path)
-    return TableFormat(_separator(sep), header, list(names) if names else None, [], None)
+    return TableFormat(parse_separator(sep), header, list(names) if names else None, [], None)
 
 
 def _check_columns(path, columns: list[str], value: str, date: str | None, features) -> None:

@@ -23,7 +23,7 @@ def draw_run(cfg: PlotsConfig, run_dir: Path, results: dict, task, data, name: s
 
     pictures = {"learning_curves": figures.learning_curves(results["history"], task.log_keys(), cfg.skip_first)}
     if predicted is not None and hasattr(task, "in_data_units"):  # supervised tasks: one prediction per row
-        scores = task._scores(predicted[0]).cpu().numpy()
+        scores = task.scores(predicted[0]).cpu().numpy()
         targets = predicted[1].detach().cpu().numpy()
         values = task.in_data_units(scores, scores)[1]
         if data.info.kind == "classification":

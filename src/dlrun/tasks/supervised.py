@@ -45,7 +45,8 @@ class SupervisedTask(Task):
     def _loss_input(self, out: torch.Tensor) -> torch.Tensor:
         return out
 
-    def _scores(self, out: torch.Tensor) -> torch.Tensor:
+    def scores(self, out: torch.Tensor) -> torch.Tensor:
+        """Predictions from raw model outputs: values (regression), probabilities (classification)."""
         return out
 
     def _align(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +74,7 @@ class SupervisedTask(Task):
 
     def epoch_metrics(self, outputs):
         """Metrics from raw model outputs (logits or values) and targets."""
-        scores = self._scores(torch.cat([o[0] for o in outputs]).float()).cpu().numpy()
+        scores = self.scores(torch.cat([o[0] for o in outputs]).float()).cpu().numpy()
         targets = torch.cat([o[1] for o in outputs]).cpu().numpy()
         return M.compute(self.metric_names, *self.in_data_units(targets, scores), self.metric_ctx)
 
@@ -105,7 +106,7 @@ class SupervisedTask(Task):
     def predictions(self, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
         """Class probabilities ((n,) of class 1 when binary), or values in the data's original units."""
         rows = ((x[lo : lo + batch_size], x.new_zeros(len(x[lo : lo + batch_size]))) for lo in range(0, len(x), batch_size))
-        scores = self._scores(self.predict(rows, aligned=False)[0]).cpu().numpy()
+        scores = self.scores(self.predict(rows, aligned=False)[0]).cpu().numpy()
         return self.in_data_units(scores, scores)[1]
 
     def log_keys(self) -> list[str]:
@@ -133,7 +134,7 @@ class ClassificationTask(SupervisedTask):
     def _loss_input(self, out):
         return out.squeeze(-1) if self.binary else out
 
-    def _scores(self, out):
+    def scores(self, out):
         return torch.sigmoid(out.squeeze(-1)) if self.binary else torch.softmax(out, dim=-1)
 
 

@@ -1,5 +1,5 @@
-"""The training loop (`Trainer`, in `loop.py`), its config (`TrainerConfig`) and checkpoint files.
-Importing this package does not import torch."""
+"""The training loop (`Trainer`, in `loop.py`) and its config (`TrainerConfig`); checkpoint files are
+`dlrun.rundir`'s. Importing this package does not import torch."""
 
 from dlrun.trainer.config import TrainerConfig
 

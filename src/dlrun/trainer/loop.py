@@ -19,6 +19,7 @@ from dlrun.callbacks.base import Callback
 from dlrun.datasets.base import DataBundle
 from dlrun.device import distributed
 from dlrun.errors import TrainingDiverged
+from dlrun.rundir import RunDir
 from dlrun.tasks.base import Task
 from dlrun.trainer.config import TrainerConfig
 from dlrun.trainer.progress import Progress
@@ -121,7 +122,7 @@ class Trainer:
     def _diverged(self, epoch: int, losses: list[torch.Tensor]) -> None:
         bad = (~torch.isfinite(torch.stack(losses))).nonzero()
         step = int(bad[0]) + 1 if len(bad) else len(losses)
-        last = self.run_dir / "checkpoints" / "last.pt"
+        last = RunDir(self.run_dir).checkpoint("last")
         kept = f"; the last good checkpoint is {last}" if last.exists() else ""
         raise TrainingDiverged(f"loss is not finite at epoch {epoch}, step {step}{kept}")
 

@@ -1,0 +1,62 @@
+"""The files of a run directory: where each one lives, writing them atomically, reading them back.
+
+Layout of a run directory (`RunDir(path)` names every path; the constants are the file names)::
+
+    metrics.json          results: history, best, test, baselines, wall_time_s (K-fold: cv, refit)
+    history.csv           one row per epoch, rewritten after every epoch
+    model_summary.txt     the model table printed at the start
+    checkpoints/last.pt   written every epoch (resume from it)
+    checkpoints/best.pt   written when the checkpoint monitor improves
+    failed.json           a sweep job that failed: job, overrides, error, type, exit_code
+    .hydra/config.yaml    the composed config (Hydra writes it; every checkpoint holds it resolved)
+    .hydra/overrides.yaml the command-line overrides
+    fold_N/ refit/        the fold runs and the refit run of a K-fold parent (each a run directory)
+
+API (light: importing `dlrun.rundir` does not import torch)::
+
+    RunDir(path)                          .metrics .history .model_summary .failed .config .overrides
+                                          .checkpoint(name) .fold(k) .refit .is_run()
+                                          .read_metrics() .read_history() .read_config() .read_overrides()
+                                          .read_failure()
+                                          .write_metrics(results) .write_history(rows) .write_model_summary(text)
+                                          .write_failure(record)
+    atomic_open(path, mode="w")           context manager: a temp file in the same folder, fsync, os.replace
+    write_text(path, text)  write_json(path, obj)  write_csv(path, rows, fieldnames)
+
+Checkpoints (`dlrun.rundir.checkpoints`, imports torch; the names are also importable from here)::
+
+    save_checkpoint(state, path)          atomic
+    load_checkpoint(path) -> dict         torch.load(weights_only=True); CheckpointError with one line
+    resolve_checkpoint(path, prefer)      a file, or checkpoints/{prefer}.pt (then last, best) of a run
+    final_choice(trainer_config) -> str   "best" when early stopping restored the best weights, else "last"
+    final_checkpoint(run_dir) -> str      final_choice of a run directory
+    open_checkpoint(path, prefer="final") (file, state); prefer is final, best or last
+    restore_task(task, state, weights_only, source)   load the task state; one line when it does not fit
+
+Rebuilding a trained task from a checkpoint (weights, DataInfo, preprocessing, config) needs the task,
+data and plugin registries, which write their files through this package, so it lives one layer up,
+in `dlrun.saved_run` (`load_run`, `open_run`).
+"""
+
+from __future__ import annotations
+
+from dlrun.rundir.atomic import atomic_open, write_csv, write_json, write_text
+from dlrun.rundir.layout import (CHECKPOINT_NAMES, CHECKPOINTS_DIR, CONFIG_FILE, FAILED_FILE, HISTORY_FILE,
+                                 METRICS_FILE, MODEL_SUMMARY_FILE, OVERRIDES_FILE, REFIT_DIR, RunDir,
+                                 resolve_checkpoint)
+
+_CHECKPOINT_API = ("save_checkpoint", "load_checkpoint", "final_choice", "final_checkpoint",
+                   "open_checkpoint", "restore_task")
+
+__all__ = ["RunDir", "atomic_open", "write_csv", "write_json", "write_text", "CHECKPOINT_NAMES", "CHECKPOINTS_DIR",
+           "CONFIG_FILE", "FAILED_FILE", "HISTORY_FILE", "METRICS_FILE", "MODEL_SUMMARY_FILE", "OVERRIDES_FILE",
+           "REFIT_DIR", "resolve_checkpoint", *_CHECKPOINT_API]
+
+
+def __getattr__(name: str):
+    """The checkpoint functions, imported (with torch) on first use."""
+    if name in _CHECKPOINT_API:
+        from dlrun.rundir import checkpoints
+
+        return getattr(checkpoints, name)
+    raise AttributeError(f"module 'dlrun.rundir' has no attribute '{name}'")

@@ -1,0 +1,60 @@
+"""Atomic file writes: a temp file in the same folder, flushed and fsynced, then renamed over the target.
+
+A reader (or a crash) sees either the previous file or the complete new one, never a partial write.
+Every file dlrun writes into a run directory goes through `atomic_open`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8",
+                newline: str | None = None) -> Iterator[IO[Any]]:
+    """Open a temp file beside `path` for writing (`mode` "w" or "wb"); on a clean exit it replaces `path`.
+
+    If the body raises, the temp file is removed and `path` is left as it was.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open writes whole files: mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        text = {} if mode == "wb" else {"encoding": encoding, "newline": newline}
+        with os.fdopen(fd, mode, **text) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """`text` as UTF-8, atomically."""
+    with atomic_open(path) as f:
+        f.write(text)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """`obj` as indented JSON plus a newline (NaN and Infinity allowed, as Python writes them), atomically."""
+    with atomic_open(path) as f:
+        json.dump(obj, f, indent=2, allow_nan=True)
+        f.write("\n")
+
+
+def write_csv(path: str | Path, rows: list[dict[str, Any]], fieldnames: list[str]) -> None:
+    """A CSV with a header row and one line per dict, atomically."""
+    with atomic_open(path, newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,141 @@
+"""Where each file of a run directory lives, and reading and writing the plain (non-checkpoint) ones."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlrun.errors import CheckpointError
+from dlrun.rundir.atomic import write_csv, write_json, write_text
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+MODEL_SUMMARY_FILE = "model_summary.txt"
+FAILED_FILE = "failed.json"
+CHECKPOINTS_DIR = "checkpoints"
+CHECKPOINT_NAMES = ("last", "best")
+CONFIG_FILE = ".hydra/config.yaml"  # the composed config, as Hydra saves it (checkpoints hold it resolved)
+OVERRIDES_FILE = ".hydra/overrides.yaml"
+REFIT_DIR = "refit"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """One run directory. Paths are properties; `read_*` return None (or []) when the file is not there."""
+
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def history(self) -> Path:
+        return self.path / HISTORY_FILE
+
+    @property
+    def model_summary(self) -> Path:
+        return self.path / MODEL_SUMMARY_FILE
+
+    @property
+    def failed(self) -> Path:
+        return self.path / FAILED_FILE
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def overrides(self) -> Path:
+        return self.path / OVERRIDES_FILE
+
+    def checkpoint(self, name: str) -> Path:
+        """checkpoints/{name}.pt (name: last or best)."""
+        return self.path / CHECKPOINTS_DIR / f"{name}.pt"
+
+    def fold(self, k: int) -> RunDir:
+        """Fold k of a K-fold parent run: fold_{k}/."""
+        return RunDir(self.path / f"fold_{k}")
+
+    @property
+    def refit(self) -> RunDir:
+        """The refit run of a K-fold parent run (cv.refit=true): refit/."""
+        return RunDir(self.path / REFIT_DIR)
+
+    def is_run(self) -> bool:
+        """Finished (metrics.json), failed (failed.json) or at least started by Hydra (.hydra/config.yaml)."""
+        return any(p.exists() for p in (self.metrics, self.failed, self.config))
+
+    # ------------------------------------------------------------------ reading
+    def read_metrics(self) -> dict | None:
+        return _read_json(self.metrics)
+
+    def read_failure(self) -> dict | None:
+        return _read_json(self.failed)
+
+    def read_history(self) -> list[dict[str, float]]:
+        """history.csv's rows as numbers (empty cells, for keys an epoch did not log, left out)."""
+        if not self.history.is_file():
+            return []
+        with open(self.history, newline="", encoding="utf-8") as f:
+            return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+    def read_config(self) -> dict | None:
+        """The composed config Hydra saved in .hydra/config.yaml (unresolved interpolations stay as text)."""
+        return _read_yaml(self.config)
+
+    def read_overrides(self) -> list[str]:
+        """The command-line overrides of the run (.hydra/overrides.yaml)."""
+        return [str(item) for item in _read_yaml(self.overrides) or []]
+
+    # ------------------------------------------------------------------ writing (atomic)
+    def write_metrics(self, results: dict) -> None:
+        write_json(self.metrics, results)
+
+    def write_history(self, history: list[dict[str, Any]]) -> None:
+        """All epochs so far; the header is every key in first-seen order."""
+        keys: list[str] = []
+        for row in history:
+            keys += [k for k in row if k not in keys]
+        write_csv(self.history, history, keys)
+
+    def write_model_summary(self, summary: str) -> None:
+        write_text(self.model_summary, summary + "\n")
+
+    def write_failure(self, record: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.failed, record)
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _read_yaml(path: Path):
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:
+    """A checkpoint file, or the `checkpoints/{prefer}.pt` (then last.pt) of a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (prefer, "last", "best"):
+            candidate = RunDir(path).checkpoint(name)
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(f"no checkpoint in run directory {path} (expected checkpoints/{prefer}.pt)")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    return path
