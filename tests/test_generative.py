@@ -133,29 +133,17 @@ def tiles(path, columns: int, rows: int) -> np.ndarray:
                      for r in range(rows) for c in range(columns)])
 
 
-def sample_in_process(capsys, monkeypatch, cwd, *args) -> tuple[int, str]:
-    """`dlrun sample ARGS` through the CLI's own entry point, without a new Python: (exit code, stderr)."""
-    from dlrun import cli
-
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr("sys.argv", ["dlrun", "sample", *args])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as done:
-        cli.main()
-    return done.value.code or 0, capsys.readouterr().err
-
-
-def test_sample_writes_grids_of_the_expected_layout(cli, vae_run, cgan_run, tmp_path, capsys, monkeypatch):
+def test_sample_writes_grids_of_the_expected_layout(cli, vae_run, cgan_run, tmp_path):
     vae_dir, cgan_dir = vae_run[0], cgan_run[0]
-    result = cli("sample", str(cgan_dir), "--class", "3", "-n", "6", "-o", "class3.png")  # the installed command
+    result = cli("sample", str(cgan_dir), "--class", "3", "-n", "6", "-o", "class3.png")
     assert result.returncode == 0, result.stderr
     assert "wrote 6 samples of class 3 (3 - three) (2x3 grid) to class3.png" in result.stderr
     assert Image.open(tmp_path / "class3.png").size == grid_size(3, 2)
 
     def sample(*args):
-        code, err = sample_in_process(capsys, monkeypatch, tmp_path, *args)
-        assert code == 0, err
-        return err
+        done = cli("sample", *args)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
 
     sample(str(cgan_dir), "-n", "4", "-o", "classes.png")
     assert Image.open(tmp_path / "classes.png").size == grid_size(4, 10)  # one row per class
@@ -170,7 +158,7 @@ def test_sample_writes_grids_of_the_expected_layout(cli, vae_run, cgan_run, tmp_
     assert np.abs(steps[0] - steps[-1]).mean() > np.abs(steps[0] - steps[1]).mean() > 0  # a gradual path
 
 
-def test_sample_errors_are_one_line_with_exit_code_2(vae_run, tmp_path, capsys, monkeypatch):
+def test_sample_errors_are_one_line_with_exit_code_2(cli, vae_run, tmp_path):
     vae_dir = vae_run[0]
     train_in_process(["dataset=digits", "trainer.max_epochs=1", "plots.enabled=false"], tmp_path / "clf")
     (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
@@ -183,8 +171,8 @@ def test_sample_errors_are_one_line_with_exit_code_2(vae_run, tmp_path, capsys, 
                          "(not a PyTorch checkpoint archive)"),
     ]
     for args, message in cases:
-        code, err = sample_in_process(capsys, monkeypatch, tmp_path, *args)
-        assert (code, err.strip()) == (2, message), args
+        done = cli("sample", *args)
+        assert (done.returncode, done.stderr.strip()) == (2, message), args
     assert not (tmp_path / "samples.png").exists()
 
 
@@ -231,11 +219,11 @@ def test_models_take_their_shapes_from_the_data(shape):
         assert pair.discriminator(fake, y).shape == (4,)
 
 
-def test_gan_trains_under_ddp_on_two_cpu_processes(cli, mnist_root, tmp_path):
+def test_gan_trains_under_ddp_on_two_cpu_processes(cli_subprocess, mnist_root, tmp_path):
     args = [*data_args(mnist_root), "task=gan", "model=dcgan", "model.generator_width=8", "model.discriminator_width=8",
             "dataset.normalize=symmetric", "trainer.max_epochs=1", "trainer.batch_size=32", "device.type=cpu",
             "device.count=2", "logger=none", "task.num_samples=4", "hydra.run.dir=ddp"]
-    result = cli("train", *args)
+    result = cli_subprocess("train", *args)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["history"][0]["train_samples"] == 360  # both ranks' shares of the epoch

@@ -28,12 +28,12 @@ COMMON = ["dataset=wine", "model.hidden=[32]", "model.dropout=0.3", "trainer.max
           "scheduler=reduce_on_plateau", "scheduler.patience=1", "trainer.early_stopping.patience=20", "seed=7"]
 
 
-def test_killed_and_resumed_run_matches_uninterrupted_run(cli, tmp_path):
+def test_killed_and_resumed_run_matches_uninterrupted_run(cli, cli_subprocess, tmp_path):
     (tmp_path / "killer.py").write_text(KILLER)
     full = cli("train", *COMMON, "hydra.run.dir=full")
     assert full.returncode == 0, full.stderr
 
-    killed = cli("train", *COMMON, "hydra.run.dir=resumed", "plugins=[killer]", "callbacks=[{name: kill_at, epoch: 5}]")
+    killed = cli_subprocess("train", *COMMON, "hydra.run.dir=resumed", "plugins=[killer]", "callbacks=[{name: kill_at, epoch: 5}]")
     assert killed.returncode != 0
     assert not (tmp_path / "resumed" / "metrics.json").exists()
     from dlrun.trainer.checkpoint_io import load_checkpoint
