@@ -4,9 +4,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, assert_one_line_error
 
 
+@pytest.mark.slow
 def test_help_does_not_import_torch():
     code = ("import sys\nfrom typer.testing import CliRunner\nfrom dlrun.cli import app\n"
             "r = CliRunner().invoke(app, ['--help'])\nassert r.exit_code == 0, r.output\n"
@@ -16,6 +19,7 @@ def test_help_does_not_import_torch():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_python_m_dlrun_runs_the_command_with_its_exit_codes(cli_subprocess, tmp_path):
     """The real entry point in a new interpreter: everything it writes (import-time warnings included) is on the
     process's own stdout and stderr, which the in-process runs of the other tests cannot see."""

@@ -80,6 +80,7 @@ def test_kfold_run_writes_one_run_per_fold_the_aggregate_and_a_refit_on_all_trai
     assert (run / "cv_curve.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_parallel_folds_give_the_same_results_as_sequential_folds(tmp_path):
     _, sequential = train_in_process(KFOLD, tmp_path / "seq")
     _, parallel = train_in_process([*KFOLD, "cv.parallel=2"], tmp_path / "par")
@@ -194,6 +195,7 @@ def test_failing_jobs_do_not_stop_the_sweep_and_are_listed(cli, tmp_path):
     assert "  job 1 (dataset=iris optimizer.lr=-2): optimizer.lr must be > 0, got -2" in all_bad.stderr
 
 
+@pytest.mark.slow
 def test_optuna_search_stores_its_study_in_the_sweep_dir_and_a_second_run_continues_it(cli, tmp_path):
     args = ["train", "-m", "hparams_search=optuna", "dataset=iris", "trainer.max_epochs=2",
             "trainer.checkpoint.monitor=val/accuracy", "hydra.sweep.dir=search"]
@@ -230,6 +232,7 @@ def test_boston_file_is_read_and_a_missing_file_is_one_line():
         boston_housing("nowhere.csv")
 
 
+@pytest.mark.slow
 def test_california_recipe_without_the_data_fails_fast_and_with_it_cuts_480_rows_into_contiguous_folds(cli, tmp_path):
     import joblib
 

@@ -4,6 +4,7 @@ import json
 import textwrap
 import time
 
+import pytest
 import torch
 
 from conftest import train_in_process, without_times
@@ -22,6 +23,7 @@ def test_shards_are_disjoint_and_cover_the_epoch():
         assert evaluation.tolist() == list(range(n))  # contiguous chunks: gathering keeps the order
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_run_directory(cli, cli_subprocess, tmp_path):
     # keep_global_batch: 16 rows per process x 2 = the 32 of the single-process run, the same number of steps
     result = cli_subprocess("train", *COMMON, "device.count=2", "device.keep_global_batch=true", "hydra.run.dir=ddp")
@@ -63,6 +65,7 @@ FAILING = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_a_failing_rank_ends_the_job_with_its_message(cli_subprocess, tmp_path):
     (tmp_path / "failing.py").write_text(FAILING)
     start = time.monotonic()
@@ -106,6 +109,7 @@ KILLER = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_restarted_and_the_job_ends_as_if_undisturbed(cli_subprocess, tmp_path):
     (tmp_path / "killer.py").write_text(KILLER)
     killed = cli_subprocess("train", *COMMON, "device.count=2", "device.max_restarts=1", "trainer.resume=auto",

@@ -188,6 +188,7 @@ def test_checkpoint_holds_everything_and_loads_weights_only(tmp_path):
     json.dumps(state["config"])  # plain data
 
 
+@pytest.mark.slow
 def test_recipes_reach_their_figures(tmp_path):
     _, xor = train_in_process(["+experiment=xor_mlp"], tmp_path / "xor")
     assert xor["history"][-1]["val/accuracy"] >= 0.9

@@ -219,6 +219,7 @@ def test_models_take_their_shapes_from_the_data(shape):
         assert pair.discriminator(fake, y).shape == (4,)
 
 
+@pytest.mark.slow
 def test_gan_trains_under_ddp_on_two_cpu_processes(cli_subprocess, mnist_root, tmp_path):
     args = [*data_args(mnist_root), "task=gan", "model=dcgan", "model.generator_width=8", "model.discriminator_width=8",
             "dataset.normalize=symmetric", "trainer.max_epochs=1", "trainer.batch_size=32", "device.type=cpu",

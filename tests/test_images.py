@@ -199,6 +199,7 @@ def test_image_folder_decodes_once_or_streams(tmp_path, cli):
     assert missing.stderr.strip() == "dlrun: error: image folder not found: nowhere (expected one sub-folder of images per class)"
 
 
+@pytest.mark.slow
 def test_real_fashion_mnist_one_short_epoch(cli, tmp_path):
     """The real files from Debian's dataset-fashion-mnist package (installed by .ci/run)."""
     result = cli("train", "+experiment=fashion_mnist_mlp", "trainer.max_epochs=1", "model.hidden=[128]",

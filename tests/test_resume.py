@@ -3,6 +3,8 @@
 import json
 import textwrap
 
+import pytest
+
 from conftest import without_times
 
 KILLER = textwrap.dedent('''
@@ -28,6 +30,7 @@ COMMON = ["dataset=wine", "model.hidden=[32]", "model.dropout=0.3", "trainer.max
           "scheduler=reduce_on_plateau", "scheduler.patience=1", "trainer.early_stopping.patience=20", "seed=7"]
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_matches_uninterrupted_run(cli, cli_subprocess, tmp_path):
     (tmp_path / "killer.py").write_text(KILLER)
     full = cli("train", *COMMON, "hydra.run.dir=full")
