@@ -2,7 +2,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-PYTEST := $(BIN)/python -m pytest -q --durations=15
+# more pytest options: make test-fast PYTEST_ARGS="-x -k csv"
+PYTEST_ARGS ?=
+PYTEST := $(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 .PHONY: install test test-fast lint bench clean
 
