@@ -138,7 +138,7 @@ def main() -> None:
 
     gan = load_run(dirs["gan"]).task
     nats, freq = entropy(judge.classes(generated(gan, args.samples, seed=0)), classes)
-    results["gan"] = {"recipe": args.gan, "samples": args.samples, "predicted_class_frequencies": dict(zip(judge.class_names, freq)),
+    results["gan"] = {"recipe": args.gan, "samples": args.samples, "predicted_class_frequencies": dict(zip(judge.class_names, freq, strict=True)),
                       "marginal_entropy_nats": round(nats, 4), "max_entropy_nats": round(math.log(classes), 4)}
 
     out = runs / "generative_results.json"

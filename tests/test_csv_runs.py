@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 import pytest
 from sklearn import metrics as skm
 
-from conftest import REPO, train_in_process
+from conftest import train_in_process
 from dlrun.config import compose, shared_path
 from dlrun.datasets import DATASETS
 from dlrun.datasets.csv_table import TableFormat, read_table

@@ -8,9 +8,8 @@ import textwrap
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import REPO, train_in_process, without_times
+from conftest import train_in_process, without_times
 from dlrun.config import compose
 from dlrun.cv import CVConfig, KFoldSplitter
 from dlrun.datasets import build_data
@@ -177,7 +176,7 @@ def test_failing_jobs_do_not_stop_the_sweep_and_are_listed(cli, tmp_path):
         "  job 1 (dataset=iris trainer.max_epochs=2 plugins=[boom] optimizer.lr=0.01 callbacks=[boom]): "
         "RuntimeError: boom at epoch 1",
         "  job 2 (dataset=iris trainer.max_epochs=2 plugins=[boom] optimizer.lr=0.01 callbacks=[poison]): "
-        f"loss is not finite at epoch 1, step 1",
+        "loss is not finite at epoch 1, step 1",
         *[f"  job {j} (dataset=iris trainer.max_epochs=2 plugins=[boom] optimizer.lr=-1 callbacks={c}): "
           "optimizer.lr must be > 0, got -1" for j, c in ((3, "[]"), (4, "[boom]"), (5, "[poison]"))],
     ]
@@ -195,7 +194,6 @@ def test_failing_jobs_do_not_stop_the_sweep_and_are_listed(cli, tmp_path):
     assert "  job 1 (dataset=iris optimizer.lr=-2): optimizer.lr must be > 0, got -2" in all_bad.stderr
 
 
-@pytest.mark.slow
 def test_optuna_search_stores_its_study_in_the_sweep_dir_and_a_second_run_continues_it(cli, tmp_path):
     args = ["train", "-m", "hparams_search=optuna", "dataset=iris", "trainer.max_epochs=2",
             "trainer.checkpoint.monitor=val/accuracy", "hydra.sweep.dir=search"]
@@ -213,18 +211,17 @@ def test_optuna_search_stores_its_study_in_the_sweep_dir_and_a_second_run_contin
     assert second.returncode == 0, second.stderr
     assert trials()[1] == [(0, "COMPLETE"), (1, "COMPLETE"), (2, "COMPLETE")]
     assert sorted(p.name for p in (tmp_path / "search").glob("[0-9]*")) == ["0", "1", "2"]
-    params = [json.dumps(sorted(l for l in (tmp_path / "search" / j / ".hydra" / "overrides.yaml").read_text()
-                                .splitlines() if "optimizer.lr" in l)) for j in "012"]
+    params = [json.dumps(sorted(line for line in (tmp_path / "search" / j / ".hydra" / "overrides.yaml").read_text()
+                                .splitlines() if "optimizer.lr" in line)) for j in "012"]
     assert len(set(params)) == 3  # the resumed search did not propose the first trials again
     again = cli(*args, "hydra.sweeper.n_trials=3")
     assert again.returncode == 0 and len(trials()[1]) == 3  # complete: nothing more to run
 
 
 def test_boston_file_is_read_and_a_missing_file_is_one_line():
+    from dlrun.config import shared_path
     from dlrun.datasets.housing import boston_housing
     from dlrun.errors import DataError
-
-    from dlrun.config import shared_path
 
     raw = boston_housing(shared_path("data/boston-housing/BostonHousing.csv"))
     assert raw.x.shape == (506, 13) and raw.y[:2].tolist() == [24.0, 21.6] and "medv" not in raw.feature_names

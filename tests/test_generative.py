@@ -104,7 +104,7 @@ def test_gan_step_updates_both_networks_with_their_own_optimizers(mnist_root):
     for name, opt, steps in (("generator", g_opt, 1), ("discriminator", d_opt, 2)):
         params = list(task.net(name).parameters())
         assert {id(p) for g in opt.param_groups for p in g["params"]} == {id(p) for p in params}
-        assert all(not torch.equal(a, b) for a, b in zip(before[name], params))  # every tensor moved
+        assert all(not torch.equal(a, b) for a, b in zip(before[name], params, strict=True))  # every tensor moved
         assert all(int(opt.state[p]["step"]) == steps for p in params)  # d_steps=2 D updates, 1 G update
 
 

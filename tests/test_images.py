@@ -117,7 +117,7 @@ def test_fast_path_and_dataloader_give_the_same_batches(tmp_path):
         a, b = memory.batches("train", 32, train=train, seed=5), loader.batches("train", 32, train=train, seed=5)
         a.set_epoch(3)
         b.set_epoch(3)
-        pairs = list(zip(a, b))
+        pairs = list(zip(a, b, strict=True))
         assert len(pairs) == len(a) == 6
         for (xa, ya), (xb, yb) in pairs:
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
