@@ -24,8 +24,9 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) 
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
     full_env.pop("DLRUN_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "dlrun", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "dlrun", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 class _ProcessState:
@@ -44,15 +45,23 @@ class _ProcessState:
         self.modules = set(sys.modules)
         self.warnings = list(warnings.filters)
         manager = logging.Logger.manager
-        self.loggers = {name: (lg.level, list(lg.handlers), lg.propagate, lg.disabled)
-                        for name, lg in manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+        self.loggers = {
+            name: (lg.level, list(lg.handlers), lg.propagate, lg.disabled)
+            for name, lg in manager.loggerDict.items()
+            if isinstance(lg, logging.Logger)
+        }
         root = logging.getLogger()
         self.root = (root.level, list(root.handlers))
         self.plugins_loaded = set(getattr(plugins, "_loaded", ()))
-        self.registries = {id(r): (r, {k: dict(v) for k, v in vars(r).items() if isinstance(v, dict)})
-                           for r in _registries(registry)}
-        self.torch = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
-                      torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+        self.registries = {
+            id(r): (r, {k: dict(v) for k, v in vars(r).items() if isinstance(v, dict)}) for r in _registries(registry)
+        }
+        self.torch = (
+            torch.get_num_threads(),
+            torch.are_deterministic_algorithms_enabled(),
+            torch.backends.cudnn.deterministic,
+            torch.backends.cudnn.benchmark,
+        )
 
     def restore(self) -> None:
         import torch
@@ -63,8 +72,10 @@ class _ProcessState:
         kept = set(self.root[1])
         for _, handlers, _, _ in self.loggers.values():
             kept.update(handlers)
-        every = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
-                                        if isinstance(lg, logging.Logger))]
+        every = [
+            logging.getLogger(),
+            *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)),
+        ]
         for lg in every:
             for handler in lg.handlers:
                 if handler not in kept:
@@ -125,8 +136,9 @@ def _registries(registry_module) -> list:
     return list(found.values())
 
 
-def run_cli_in_process(*args: str, cwd: Path, env: dict | None = None, timeout: int | None = None
-                       ) -> subprocess.CompletedProcess:
+def run_cli_in_process(
+    *args: str, cwd: Path, env: dict | None = None, timeout: int | None = None
+) -> subprocess.CompletedProcess:
     """`dlrun ARGS` through the console script's own `main()`, in this process, as a subprocess would see it: the
     working directory is `cwd`, `env` is added to os.environ, stdout and stderr are captured, the exit code is that of
     SystemExit (an uncaught exception prints its traceback and gives 1, as Python does). Hydra's global state,

@@ -11,10 +11,12 @@ from conftest import REPO, assert_one_line_error
 
 @pytest.mark.slow
 def test_help_does_not_import_torch():
-    code = ("import sys\nfrom typer.testing import CliRunner\nfrom dlrun.cli import app\n"
-            "r = CliRunner().invoke(app, ['--help'])\nassert r.exit_code == 0, r.output\n"
-            "assert 'train' in r.output and 'tensorboard' in r.output\n"
-            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom dlrun.cli import app\n"
+        "r = CliRunner().invoke(app, ['--help'])\nassert r.exit_code == 0, r.output\n"
+        "assert 'train' in r.output and 'tensorboard' in r.output\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -34,8 +36,19 @@ def test_python_m_dlrun_runs_the_command_with_its_exit_codes(cli_subprocess, tmp
 def test_list_shows_recipes_and_components(cli):
     result = cli("list")
     assert result.returncode == 0, result.stderr
-    for name in ("digits_mlp", "xor_mlp", "breast_cancer_mlp", "digits", "mlp", "classification", "rmsprop",
-                 "reduce_on_plateau", "huber", "top_k_accuracy", "early_stopping"):
+    for name in (
+        "digits_mlp",
+        "xor_mlp",
+        "breast_cancer_mlp",
+        "digits",
+        "mlp",
+        "classification",
+        "rmsprop",
+        "reduce_on_plateau",
+        "huber",
+        "top_k_accuracy",
+        "early_stopping",
+    ):
         assert name in result.stdout, name
     bad = cli("list", "modles")
     assert bad.returncode == 2
@@ -87,8 +100,15 @@ def test_eval_reproduces_the_test_metrics_of_the_run(cli, tmp_path):
 
 
 def test_multirun_grid_makes_one_run_per_combination(cli, tmp_path):
-    result = cli("train", "-m", "dataset=iris", "trainer.max_epochs=2", "optimizer.lr=0.001,0.01",
-                 "model.hidden=[8],[8,8]", "hydra.sweep.dir=sweep")
+    result = cli(
+        "train",
+        "-m",
+        "dataset=iris",
+        "trainer.max_epochs=2",
+        "optimizer.lr=0.001,0.01",
+        "model.hidden=[8],[8,8]",
+        "hydra.sweep.dir=sweep",
+    )
     assert result.returncode == 0, result.stderr
     runs = sorted((tmp_path / "sweep").glob("*/metrics.json"))
     assert len(runs) == 4

@@ -43,13 +43,14 @@ def test_two_processes_train_one_run_directory(cli, cli_subprocess, tmp_path):
     assert abs(val["loss"] - last["val/loss"]) < 1e-6 and val["accuracy"] == last["val/accuracy"]
 
     # a checkpoint written by two processes resumes in one
-    _, resumed = train_in_process([*COMMON, "trainer.max_epochs=6", f"trainer.resume={tmp_path / 'ddp'}"],
-                                  tmp_path / "resumed")
+    _, resumed = train_in_process(
+        [*COMMON, "trainer.max_epochs=6", f"trainer.resume={tmp_path / 'ddp'}"], tmp_path / "resumed"
+    )
     assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3, 4, 5, 6]
     assert resumed["history"][:4] == metrics["history"]
 
 
-FAILING = textwrap.dedent('''
+FAILING = textwrap.dedent("""
     from dlrun.callbacks import CALLBACKS, Callback
     from dlrun.device import distributed
 
@@ -62,21 +63,27 @@ FAILING = textwrap.dedent('''
         def on_epoch_start(self, trainer, epoch):
             if distributed.rank() == self.rank and epoch == self.epoch:
                 raise RuntimeError(f"rank {self.rank} broke on purpose")
-''')
+""")
 
 
 @pytest.mark.slow
 def test_a_failing_rank_ends_the_job_with_its_message(cli_subprocess, tmp_path):
     (tmp_path / "failing.py").write_text(FAILING)
     start = time.monotonic()
-    result = cli_subprocess("train", *COMMON, "device.count=2", "device.timeout_s=30", "plugins=[failing]",
-                 "callbacks=[{name: fail_on_rank, rank: 1, epoch: 2}]", "hydra.run.dir=run")
+    result = cli_subprocess(
+        "train",
+        *COMMON,
+        "device.count=2",
+        "device.timeout_s=30",
+        "plugins=[failing]",
+        "callbacks=[{name: fail_on_rank, rank: 1, epoch: 2}]",
+        "hydra.run.dir=run",
+    )
     assert result.returncode != 0
     assert "rank 1 broke on purpose" in result.stderr
     assert "dlrun: error: training process of rank 1 failed with exit code 1" in result.stderr
     assert time.monotonic() - start < 120
     assert not (tmp_path / "run" / "metrics.json").exists()
-
 
 
 KILLER = textwrap.dedent('''
@@ -112,9 +119,16 @@ KILLER = textwrap.dedent('''
 @pytest.mark.slow
 def test_a_killed_worker_is_restarted_and_the_job_ends_as_if_undisturbed(cli_subprocess, tmp_path):
     (tmp_path / "killer.py").write_text(KILLER)
-    killed = cli_subprocess("train", *COMMON, "device.count=2", "device.max_restarts=1", "trainer.resume=auto",
-                            "plugins=[killer]", "callbacks=[{name: kill_on_rank, rank: 1, epoch: 3}]",
-                            "hydra.run.dir=killed")
+    killed = cli_subprocess(
+        "train",
+        *COMMON,
+        "device.count=2",
+        "device.max_restarts=1",
+        "trainer.resume=auto",
+        "plugins=[killer]",
+        "callbacks=[{name: kill_on_rank, rank: 1, epoch: 3}]",
+        "hydra.run.dir=killed",
+    )
     assert killed.returncode == 0, killed.stderr
     assert (tmp_path / "killed_rank_1_epoch_3").is_file()
     assert "failed (exitcode: -9) local_rank: 1" in killed.stderr  # torchrun saw the kill...
@@ -131,14 +145,19 @@ def test_a_rank_whose_peer_died_in_a_collective_gets_a_one_line_error(monkeypatc
     from dlrun.device.distributed import lost_peer
     from dlrun.errors import PeerLost
 
-    closed = RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
-                          "[127.0.0.1]:4242")
+    closed = RuntimeError(
+        "[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:4242"
+    )
+    for name in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
     assert lost_peer(closed) is None  # not in a distributed job: the traceback stays
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     lost = lost_peer(closed)
     assert isinstance(lost, PeerLost) and lost.exit_code == 1
-    assert str(lost) == ("rank 1: another process of the job ended during a collective operation "
-                         "([../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
-                         "[127.0.0.1]:4242)")
+    assert str(lost) == (
+        "rank 1: another process of the job ended during a collective operation "
+        "([../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
+        "[127.0.0.1]:4242)"
+    )
     assert lost_peer(ValueError("a bug of the job itself")) is None
