@@ -2,7 +2,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test bench clean
+# more pytest options: make test-fast PYTEST_ARGS="-x -k csv"
+PYTEST_ARGS ?=
+PYTEST := $(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+.PHONY: install test test-fast lint bench clean
 
 install: $(BIN)/dlrun
 
@@ -12,11 +16,20 @@ $(BIN)/dlrun: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $@
 
+# everything, the `slow` tests too (long training, python -m dlrun, torchrun/DDP, kills): what CI runs
 test: install
-	$(BIN)/python -m pytest -q --durations=10 tests
+	$(PYTEST) tests
+
+# the in-process tier, for the edit-test loop: everything not marked `slow`
+test-fast: install
+	$(PYTEST) -m "not slow" tests
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache

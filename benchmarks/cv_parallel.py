@@ -24,8 +24,17 @@ def run(dataset: str, folds: int, epochs: int, parallel: int, workdir: Path) -> 
     from dlrun.config import compose
     from dlrun.train import train
 
-    cfg = compose([f"dataset={dataset}", f"cv.folds={folds}", f"cv.parallel={parallel}", f"trainer.max_epochs={epochs}",
-                   "trainer.batch_size=16", "model.hidden=[64,64]", "logger=none"])
+    cfg = compose(
+        [
+            f"dataset={dataset}",
+            f"cv.folds={folds}",
+            f"cv.parallel={parallel}",
+            f"trainer.max_epochs={epochs}",
+            "trainer.batch_size=16",
+            "model.hidden=[64,64]",
+            "logger=none",
+        ]
+    )
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the runs' summary tables
         train(cfg, workdir / f"p{parallel}", progress=False)
@@ -48,15 +57,23 @@ def main() -> None:
     logging.getLogger("dlrun").setLevel(logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"{args.dataset}: {args.folds} folds x {args.epochs} epochs; {os.cpu_count()} CPUs, "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"{args.dataset}: {args.folds} folds x {args.epochs} epochs; {os.cpu_count()} CPUs, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     times = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.parallel:
             times[n] = run(args.dataset, args.folds, args.epochs, n, Path(tmp))
-            print(f"cv.parallel={n}: {times[n]:6.1f} s" + (f"   speed-up x{times[args.parallel[0]] / times[n]:.2f} "
-                                                          f"vs cv.parallel={args.parallel[0]}" if n != args.parallel[0] else ""),
-                  flush=True)
+            print(
+                f"cv.parallel={n}: {times[n]:6.1f} s"
+                + (
+                    f"   speed-up x{times[args.parallel[0]] / times[n]:.2f} vs cv.parallel={args.parallel[0]}"
+                    if n != args.parallel[0]
+                    else ""
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

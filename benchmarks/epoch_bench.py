@@ -40,10 +40,22 @@ def dlrun_epochs(args) -> list[float]:
     from dlrun.config import compose
     from dlrun.train import train
 
-    overrides = ["dataset=fashion_mnist", *MODELS[args.model], "optimizer=adam", f"trainer.batch_size={args.batch}",
-                 f"trainer.max_epochs={args.epochs}", "logger=none", "plots.enabled=false", "dataset.split.val=0.0",
-                 "dataset.split.val_first_n=null", "trainer.checkpoint.monitor=train/loss", "dataset.normalize=unit",
-                 f"device.type={args.device}", f"device.precision={args.precision}", f"device.compile={args.compile}"]
+    overrides = [
+        "dataset=fashion_mnist",
+        *MODELS[args.model],
+        "optimizer=adam",
+        f"trainer.batch_size={args.batch}",
+        f"trainer.max_epochs={args.epochs}",
+        "logger=none",
+        "plots.enabled=false",
+        "dataset.split.val=0.0",
+        "dataset.split.val_first_n=null",
+        "trainer.checkpoint.monitor=train/loss",
+        "dataset.normalize=unit",
+        f"device.type={args.device}",
+        f"device.precision={args.precision}",
+        f"device.compile={args.compile}",
+    ]
     if args.channels_last is not None:
         overrides.append(f"device.channels_last={args.channels_last}")
     if args.limit:
@@ -59,9 +71,18 @@ def _model(args) -> nn.Module:
     if args.model == "mlp":
         net = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
     else:
-        net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                            nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+        net = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 128),
+            nn.ReLU(),
+            nn.Linear(128, 10),
+        )
     net = net.to(args.device)
     if args.channels_last == "true":
         net = net.to(memory_format=torch.channels_last)
@@ -128,8 +149,14 @@ def loader_epochs(args) -> list[float]:
     if args.limit:
         ds = Subset(ds, range(args.limit))
     cuda = args.device == "cuda"
-    loader = DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers, pin_memory=cuda,
-                        persistent_workers=args.workers > 0)
+    loader = DataLoader(
+        ds,
+        batch_size=args.batch,
+        shuffle=True,
+        num_workers=args.workers,
+        pin_memory=cuda,
+        persistent_workers=args.workers > 0,
+    )
     net, loss_fn = _model(args), nn.CrossEntropyLoss()
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     times = []
@@ -153,8 +180,12 @@ if __name__ == "__main__":
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--precision", choices=["32", "bf16"], default="32")
     parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--channels-last", choices=["true", "false", "auto"], default=None,
-                        help="memory format; unset = dlrun's default, false for the hand-written loops")
+    parser.add_argument(
+        "--channels-last",
+        choices=["true", "false", "auto"],
+        default=None,
+        help="memory format; unset = dlrun's default, false for the hand-written loops",
+    )
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (loader variant)")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -162,5 +193,14 @@ if __name__ == "__main__":
     times = fn(args)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     timed = times[1:] or times
-    print(json.dumps({"variant": args.variant, "model": args.model, "seconds": statistics.median(timed),
-                      "epochs": times, "peak_rss_mb": peak_mb}))
+    print(
+        json.dumps(
+            {
+                "variant": args.variant,
+                "model": args.model,
+                "seconds": statistics.median(timed),
+                "epochs": times,
+                "peak_rss_mb": peak_mb,
+            }
+        )
+    )

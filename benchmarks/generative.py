@@ -35,16 +35,24 @@ def train(recipe: str, runs: Path) -> Path:
     run_dir = runs / recipe
     if not (run_dir / "metrics.json").is_file():
         print(f"training {recipe} into {run_dir} ...", flush=True)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")])}
-        subprocess.run([sys.executable, "-m", "dlrun", "train", f"+experiment={recipe}", f"hydra.run.dir={run_dir}"],
-                       check=True, env=env)
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]),
+        }
+        subprocess.run(
+            [sys.executable, "-m", "dlrun", "train", f"+experiment={recipe}", f"hydra.run.dir={run_dir}"],
+            check=True,
+            env=env,
+        )
     return run_dir
 
 
 def vae_curve(run_dir: Path) -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    return {"val_neg_elbo_per_epoch": [round(row["val/loss"], 2) for row in metrics["history"] if "val/loss" in row],
-            "test": {k: round(v, 2) for k, v in metrics["test"].items()}}
+    return {
+        "val_neg_elbo_per_epoch": [round(row["val/loss"], 2) for row in metrics["history"] if "val/loss" in row],
+        "test": {k: round(v, 2) for k, v in metrics["test"].items()},
+    }
 
 
 class Judge:
@@ -115,22 +123,34 @@ def main() -> None:
     from dlrun.sample import load_run
 
     runs = args.runs.resolve()
-    results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-                     "threads": torch.get_num_threads()}
-    dirs = {name: train(recipe, runs) for name, recipe in
-            (("vae", args.vae), ("classifier", args.classifier), ("gan", args.gan), ("cgan", args.cgan))}
+    results: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "threads": torch.get_num_threads(),
+    }
+    dirs = {
+        name: train(recipe, runs)
+        for name, recipe in (("vae", args.vae), ("classifier", args.classifier), ("gan", args.gan), ("cgan", args.cgan))
+    }
     results["vae"] = {"recipe": args.vae, **vae_curve(dirs["vae"])}
     judge = Judge(dirs["classifier"])
     classifier = json.loads((dirs["classifier"] / "metrics.json").read_text())["test"]
     classes = len(judge.class_names)
     predicted, truth = judge.real_test_set()
-    recall = {name: round(float((predicted[truth == k] == k).double().mean()), 4) for k, name in enumerate(judge.class_names)}
-    results["classifier"] = {"recipe": args.classifier, "test_accuracy": round(classifier["accuracy"], 4),
-                             "real_test_recall_per_class": recall,
-                             "real_test_predicted_entropy_nats": round(entropy(predicted, classes)[0], 4)}
+    recall = {
+        name: round(float((predicted[truth == k] == k).double().mean()), 4) for k, name in enumerate(judge.class_names)
+    }
+    results["classifier"] = {
+        "recipe": args.classifier,
+        "test_accuracy": round(classifier["accuracy"], 4),
+        "real_test_recall_per_class": recall,
+        "real_test_predicted_entropy_nats": round(entropy(predicted, classes)[0], 4),
+    }
 
-    results["cgan"] = {"recipe": args.cgan, "samples_per_class": args.per_class,
-                       **class_fidelity(judge, load_run(dirs["cgan"]).task, args.per_class)}
+    results["cgan"] = {
+        "recipe": args.cgan,
+        "samples_per_class": args.per_class,
+        **class_fidelity(judge, load_run(dirs["cgan"]).task, args.per_class),
+    }
     for path in args.cgan_checkpoints:
         run = load_run(path)
         epoch = torch.load(run.checkpoint, weights_only=True)["trainer"]["epoch"]
@@ -138,8 +158,13 @@ def main() -> None:
 
     gan = load_run(dirs["gan"]).task
     nats, freq = entropy(judge.classes(generated(gan, args.samples, seed=0)), classes)
-    results["gan"] = {"recipe": args.gan, "samples": args.samples, "predicted_class_frequencies": dict(zip(judge.class_names, freq)),
-                      "marginal_entropy_nats": round(nats, 4), "max_entropy_nats": round(math.log(classes), 4)}
+    results["gan"] = {
+        "recipe": args.gan,
+        "samples": args.samples,
+        "predicted_class_frequencies": dict(zip(judge.class_names, freq, strict=True)),
+        "marginal_entropy_nats": round(nats, 4),
+        "max_entropy_nats": round(math.log(classes), 4),
+    }
 
     out = runs / "generative_results.json"
     out.write_text(json.dumps(results, indent=2) + "\n")

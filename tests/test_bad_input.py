@@ -5,28 +5,46 @@ import pytest
 from conftest import assert_one_line_error
 
 CASES = [
-    (["trainer.max_epoch=5"], "dlrun: error: unknown config key 'trainer.max_epoch'. Did you mean 'trainer.max_epochs'?"),
+    (
+        ["trainer.max_epoch=5"],
+        "dlrun: error: unknown config key 'trainer.max_epoch'. Did you mean 'trainer.max_epochs'?",
+    ),
     (["datset=iris"], "dlrun: error: unknown config key 'datset'. Did you mean 'dataset'?"),
-    (["dataset=digitz"], "dlrun: error: unknown dataset 'digitz'. Known: boston_housing, breast_cancer, "
-                         "california_housing, cifar10, classification, csv, diabetes, digits, fashion_mnist, "
-                         "image_folder, iris, mnist, moons, tagged_text, text_csv, text_folder, timeseries_csv, wine, xor. "
-                         "Did you mean 'digits'?"),
-    (["model=mlpp"], "dlrun: error: unknown model 'mlpp'. Known: cgan_mlp, cnn, dcgan, gan_mlp, gru, lstm, mlp, vae_conv, "
-                     "vae_mlp. Did you mean 'mlp'?"),
+    (
+        ["dataset=digitz"],
+        "dlrun: error: unknown dataset 'digitz'. Known: boston_housing, breast_cancer, "
+        "california_housing, cifar10, classification, csv, diabetes, digits, fashion_mnist, "
+        "image_folder, iris, mnist, moons, tagged_text, text_csv, text_folder, timeseries_csv, wine, xor. "
+        "Did you mean 'digits'?",
+    ),
+    (
+        ["model=mlpp"],
+        "dlrun: error: unknown model 'mlpp'. Known: cgan_mlp, cnn, dcgan, gan_mlp, gru, lstm, mlp, vae_conv, "
+        "vae_mlp. Did you mean 'mlp'?",
+    ),
     (["+experiment=digits_mpl"], "Did you mean 'digits_mlp'?"),
     (["trainer.max_epochs=-1"], "dlrun: error: trainer.max_epochs must be >= 1, got -1"),
     (["optimizer.lr=0"], "dlrun: error: optimizer.lr must be > 0, got 0"),
     (["trainer.batch_size=abc"], "dlrun: error: trainer.batch_size must be an integer, got 'abc' (str)"),
     (["dataset.split.val=1.5"], "dlrun: error: dataset.split.val must be in [0, 1), got 1.5"),
     (["dataset.split.test=2"], "dlrun: error: dataset.split.test must be in [0, 1), got 2"),
-    (["optimizer=sgd", "optimizer.momentun=0.9"],
-     "dlrun: error: unknown config key 'optimizer.momentun'. Did you mean 'optimizer.momentum'?"),
-    (["model.activation=relux"], "dlrun: error: model.activation must be one of 'relu', 'tanh', 'sigmoid', 'gelu', "
-                                 "'leaky_relu', 'elu', got 'relux'. Did you mean 'relu'?"),
-    (["model.hidden=${nonexistent}"], "dlrun: error: model.hidden: the interpolation ${nonexistent} names no config "
-                                      "key 'nonexistent'."),
-    (["model.hidden=${oc.env:DLRUN_NO_SUCH_VARIABLE}"], "dlrun: error: model.hidden: cannot resolve "
-                                                        "${oc.env:DLRUN_NO_SUCH_VARIABLE}: "),
+    (
+        ["optimizer=sgd", "optimizer.momentun=0.9"],
+        "dlrun: error: unknown config key 'optimizer.momentun'. Did you mean 'optimizer.momentum'?",
+    ),
+    (
+        ["model.activation=relux"],
+        "dlrun: error: model.activation must be one of 'relu', 'tanh', 'sigmoid', 'gelu', "
+        "'leaky_relu', 'elu', got 'relux'. Did you mean 'relu'?",
+    ),
+    (
+        ["model.hidden=${nonexistent}"],
+        "dlrun: error: model.hidden: the interpolation ${nonexistent} names no config key 'nonexistent'.",
+    ),
+    (
+        ["model.hidden=${oc.env:DLRUN_NO_SUCH_VARIABLE}"],
+        "dlrun: error: model.hidden: cannot resolve ${oc.env:DLRUN_NO_SUCH_VARIABLE}: ",
+    ),
     (["trainer.max_epochs=${trainer.batch_siz}"], "Did you mean 'trainer.batch_size'?"),
     (["task.loss=hinge"], "dlrun: error: unknown loss 'hinge'. Known losses: bce, cross_entropy, huber, mae, mse."),
     (["task.metrics=[acuracy]"], "dlrun: error: unknown metric 'acuracy'."),
@@ -52,16 +70,19 @@ def test_corrupt_checkpoint(cli, tmp_path):
     for args in (["eval", str(bad)], ["train", f"trainer.resume={bad}"]):
         result = cli(*args)
         assert result.returncode == 2
-        assert result.stderr.strip() == (f"dlrun: error: cannot read checkpoint {bad}: the file is corrupt or "
-                                          "truncated (not a PyTorch checkpoint archive)")
+        assert result.stderr.strip() == (
+            f"dlrun: error: cannot read checkpoint {bad}: the file is corrupt or "
+            "truncated (not a PyTorch checkpoint archive)"
+        )
 
 
 def test_checkpoint_that_does_not_match_the_model(cli, tmp_path):
     first = cli("train", "dataset=iris", "trainer.max_epochs=1", "model.hidden=[8]", "hydra.run.dir=a")
     assert first.returncode == 0, first.stderr
-    for args in (["train", "dataset=iris", "model.hidden=[16]", f"trainer.resume={tmp_path / 'a'}",
-                  "hydra.run.dir=b"],
-                 ["eval", str(tmp_path / "a"), "model.hidden=[16]"]):
+    for args in (
+        ["train", "dataset=iris", "model.hidden=[16]", f"trainer.resume={tmp_path / 'a'}", "hydra.run.dir=b"],
+        ["eval", str(tmp_path / "a"), "model.hidden=[16]"],
+    ):
         result = cli(*args)
         assert result.returncode == 2, result.stderr
         line = result.stderr.strip()
@@ -81,4 +102,5 @@ def test_monitor_that_is_not_logged(cli):
     result = cli("train", "trainer.early_stopping.monitor=val/acc", "trainer.early_stopping.patience=2")
     assert result.returncode == 2
     assert result.stderr.strip().startswith(
-        "dlrun: error: trainer.early_stopping.monitor 'val/acc' is not logged by this run; logged: train/loss")
+        "dlrun: error: trainer.early_stopping.monitor 'val/acc' is not logged by this run; logged: train/loss"
+    )

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 import pytest
 from sklearn import metrics as skm
 
-from conftest import REPO, train_in_process
+from conftest import train_in_process
 from dlrun.config import compose
 from dlrun.datasets import DATASETS
 from dlrun.datasets.csv_table import TableFormat, read_table
@@ -37,7 +36,9 @@ def test_auto_mpg_recipe_end_to_end_then_predict_equals_eval(tmp_path, cli):
     mean = metrics["baselines"]["mean"]
     assert metrics["baselines"]["split"] == "test"
     assert mean["mse"] == pytest.approx(np.mean((mpg[test] - mpg[train].mean()) ** 2), rel=1e-5)
-    assert metrics["baselines"]["median"] == {"mae": pytest.approx(np.mean(np.abs(mpg[test] - np.median(mpg[train]))), rel=1e-5)}
+    assert metrics["baselines"]["median"] == {
+        "mae": pytest.approx(np.mean(np.abs(mpg[test] - np.median(mpg[train]))), rel=1e-5)
+    }
     assert metrics["test"]["mse"] < mean["mse"] / 4
     # pictures and the model summary (9 inputs -> 8 -> 4 -> 1: 80 + 36 + 5 parameters)
     for name in ("learning_curves", "predicted_vs_true", "residuals"):
@@ -96,8 +97,16 @@ def test_classification_round_trip_with_string_labels(tmp_path):
 
     path = tmp_path / "things.csv"
     lines = write_classes(path)
-    args = ["dataset=csv", f"dataset.path={path}", "dataset.sep=semicolon", "dataset.target=kind", "model.hidden=[16]",
-            "optimizer.lr=0.02", "trainer.max_epochs=30", "logger=tensorboard"]
+    args = [
+        "dataset=csv",
+        f"dataset.path={path}",
+        "dataset.sep=semicolon",
+        "dataset.target=kind",
+        "model.hidden=[16]",
+        "optimizer.lr=0.02",
+        "trainer.max_epochs=30",
+        "logger=tensorboard",
+    ]
     run = tmp_path / "run"
     cfg = compose(args)
     from dlrun.train import train
@@ -117,8 +126,15 @@ def test_classification_round_trip_with_string_labels(tmp_path):
     new = tmp_path / "new.csv"
     new.write_text("\n".join([lines[0], *(lines[1 + i] for i in test)]) + "\n")
     table = predict_table(run, new)
-    assert list(table.columns) == ["size", "colour", "kind", "predicted_kind", "probability_big",
-                                   "probability_big red", "probability_small"]
+    assert list(table.columns) == [
+        "size",
+        "colour",
+        "kind",
+        "predicted_kind",
+        "probability_big",
+        "probability_big red",
+        "probability_small",
+    ]
     proba = table[["probability_big", "probability_big red", "probability_small"]].astype(float).to_numpy()
     assert np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     measured = evaluate_run(run, [])
@@ -140,14 +156,25 @@ def test_a_model_that_does_not_beat_its_baseline_is_flagged(tmp_path, caplog, ca
     path = tmp_path / "noise.csv"
     write_classes(path, imbalanced=True)  # 85% "common", labels independent of the features
     with caplog.at_level(logging.WARNING, logger="dlrun"):
-        _, metrics = train_in_process(["dataset=csv", f"dataset.path={path}", "dataset.sep=semicolon", "dataset.target=kind",
-                                       "trainer.max_epochs=2", "optimizer.lr=1e-5", "plots.enabled=false"],
-                                      tmp_path / "run")
+        _, metrics = train_in_process(
+            [
+                "dataset=csv",
+                f"dataset.path={path}",
+                "dataset.sep=semicolon",
+                "dataset.target=kind",
+                "trainer.max_epochs=2",
+                "optimizer.lr=1e-5",
+                "plots.enabled=false",
+            ],
+            tmp_path / "run",
+        )
     majority = metrics["baselines"]["majority"]["accuracy"]
     assert metrics["test"]["accuracy"] <= majority
     flagged = [r.getMessage() for r in caplog.records if "does not beat" in r.getMessage()]
-    assert (f"WARNING: the model does not beat the majority baseline on test accuracy "
-            f"({metrics['test']['accuracy']:.4f} vs {majority:.4f})") in flagged
+    assert (
+        f"WARNING: the model does not beat the majority baseline on test accuracy "
+        f"({metrics['test']['accuracy']:.4f} vs {majority:.4f})"
+    ) in flagged
     out = capsys.readouterr().out
     assert "test split: model vs baselines" in out and "(not beaten)" in out
 
@@ -155,8 +182,10 @@ def test_a_model_that_does_not_beat_its_baseline_is_flagged(tmp_path, caplog, ca
 def test_learning_curves_train_dashed_val_solid_and_skip_first():
     from dlrun.plots.figures import learning_curves
 
-    history = [{"epoch": e, "train/loss": 10 / e, "val/loss": 12 / e, "train/accuracy": e / 10, "val/accuracy": e / 11}
-               for e in range(1, 11)]
+    history = [
+        {"epoch": e, "train/loss": 10 / e, "val/loss": 12 / e, "train/accuracy": e / 10, "val/accuracy": e / 11}
+        for e in range(1, 11)
+    ]
     fig = learning_curves(history, ["loss", "accuracy"], skip_first=3)
     assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
     train, val = fig.axes[0].get_lines()
@@ -169,20 +198,32 @@ def test_bad_files_are_one_line_exit_2_and_write_nothing(tmp_path, cli):
     write_classes(path, n=60)
     typo = cli("train", "dataset=csv", f"dataset.path={path}", "dataset.sep=semicolon", "dataset.target=knd")
     assert typo.returncode == 2
-    assert typo.stderr.strip() == (f"dlrun: error: dataset.target: {path} has no column 'knd'. Did you mean 'kind'? "
-                                   "Columns: size, colour, kind")
+    assert typo.stderr.strip() == (
+        f"dlrun: error: dataset.target: {path} has no column 'knd'. Did you mean 'kind'? Columns: size, colour, kind"
+    )
     assert not (tmp_path / "outputs").exists()
 
     run = tmp_path / "run"
-    train_in_process(["dataset=csv", f"dataset.path={path}", "dataset.sep=semicolon", "dataset.target=kind",
-                      "trainer.max_epochs=1", "plots.enabled=false"], run)
+    train_in_process(
+        [
+            "dataset=csv",
+            f"dataset.path={path}",
+            "dataset.sep=semicolon",
+            "dataset.target=kind",
+            "trainer.max_epochs=1",
+            "plots.enabled=false",
+        ],
+        run,
+    )
     out = tmp_path / "out.csv"
     missing = tmp_path / "missing.csv"
     missing.write_text("colour;kind\nred;big\n")
     bad = tmp_path / "bad.csv"
     bad.write_text("size;colour\n0.5;red\n1.5;blue\nabc;red\n")
-    for source, message in ((missing, f"{missing}: missing column 'size' (the model reads: size, colour)"),
-                            (bad, f"{bad}: column 'size', row 3: cannot read 'abc' as a number")):
+    for source, message in (
+        (missing, f"{missing}: missing column 'size' (the model reads: size, colour)"),
+        (bad, f"{bad}: column 'size', row 3: cannot read 'abc' as a number"),
+    ):
         result = cli("predict", str(run), str(source), "-o", str(out))
         assert result.returncode == 2
         assert result.stderr.strip() == f"dlrun: error: {message}"

@@ -38,8 +38,11 @@ def csv_args(path, *extra):
     return ["dataset=csv", f"dataset.path={path}", *extra]
 
 
-MIXED = ["dataset.target=label", "+dataset.features.year={kind: bucketized, boundaries: [73, 76, 79], right: true}",
-         "+dataset.features.score=passthrough"]
+MIXED = [
+    "dataset.target=label",
+    "+dataset.features.year={kind: bucketized, boundaries: [73, 76, 79], right: true}",
+    "+dataset.features.score=passthrough",
+]
 
 
 def test_mixed_columns_are_fitted_on_training_rows_only(tmp_path):
@@ -49,11 +52,22 @@ def test_mixed_columns_are_fitted_on_training_rows_only(tmp_path):
     data = build_data(cfg)
     state = data.preprocessing
     assert data.info.kind == "classification" and data.info.class_names == ["no", "yes"]
-    assert state["feature_names"] == ["age", f"city={MISSING_LEVEL}", "city=oslo", "city=paris", "city=rome",
-                                      "year", "score"]
+    assert state["feature_names"] == [
+        "age",
+        f"city={MISSING_LEVEL}",
+        "city=oslo",
+        "city=paris",
+        "city=rome",
+        "year",
+        "score",
+    ]
     kinds = {c["name"]: (c["kind"], c.get("encoding")) for c in state["columns"]}
-    assert kinds == {"age": ("numeric", None), "city": ("categorical", "onehot"), "year": ("bucketized", "index"),
-                     "score": ("passthrough", None)}
+    assert kinds == {
+        "age": ("numeric", None),
+        "city": ("categorical", "onehot"),
+        "year": ("bucketized", "index"),
+        "score": ("passthrough", None),
+    }
 
     # the same rows, read independently, at the training indices dlrun's splitter chose
     frame = pd.read_csv(path, keep_default_na=True)
@@ -86,8 +100,10 @@ def test_mixed_columns_are_fitted_on_training_rows_only(tmp_path):
 
 
 def test_unseen_levels_map_to_the_unknown_slot_and_bucket_edges_follow_right(tmp_path):
-    columns = [{"name": "city", "kind": "categorical", "encoding": "onehot", "embedding_dim": None},
-               {"name": "t", "kind": "bucketized", "boundaries": [1.0, 2.0], "right": False, "encoding": "onehot"}]
+    columns = [
+        {"name": "city", "kind": "categorical", "encoding": "onehot", "embedding_dim": None},
+        {"name": "t", "kind": "bucketized", "boundaries": [1.0, 2.0], "right": False, "encoding": "onehot"},
+    ]
     prep = TablePreprocessor(columns, "regression", "y")
     train = pd.DataFrame({"city": np.array(["a", "b", MISSING_LEVEL], dtype=object), "t": [0.5, 1.0, 3.0]})
     state = prep.fit(train, np.zeros(3))
@@ -114,8 +130,15 @@ NAMES = "[mpg,cylinders,displacement,horsepower,weight,acceleration,model_year,o
 def auto_mpg_like(tmp_path, *extra):
     path = tmp_path / "cars.data"
     path.write_text(AUTO_MPG_LIKE * 8)
-    args = ["dataset.target=mpg", "dataset.sep=whitespace", "dataset.header=false", f"dataset.names={NAMES}",
-            "dataset.na_values=['?']", "dataset.comment='\t'", *extra]
+    args = [
+        "dataset.target=mpg",
+        "dataset.sep=whitespace",
+        "dataset.header=false",
+        f"dataset.names={NAMES}",
+        "dataset.na_values=['?']",
+        "dataset.comment='\t'",
+        *extra,
+    ]
     dataset = OmegaConf.to_container(compose(csv_args(path, *args)).dataset, resolve=True)
     return DATASETS.build("csv", **{k: v for k, v in dataset.items() if k not in ("name", "split")})
 
@@ -124,8 +147,15 @@ def test_headerless_whitespace_file_with_a_tab_comment(tmp_path):
     raw = auto_mpg_like(tmp_path)
     assert raw.kind == "regression" and len(raw.y) == 40
     assert raw.y[:5].tolist() == [18.0, 15.0, 25.0, 24.0, 26.0]
-    assert list(raw.x.columns) == ["cylinders", "displacement", "horsepower", "weight", "acceleration",
-                                   "model_year", "origin"]
+    assert list(raw.x.columns) == [
+        "cylinders",
+        "displacement",
+        "horsepower",
+        "weight",
+        "acceleration",
+        "model_year",
+        "origin",
+    ]
     assert np.isnan(raw.x.horsepower[2]) and raw.x.weight[4] == 1835.0
     assert all(s["kind"] == "numeric" for s in raw.preprocessor.columns)  # inferred: every value is a number
     dropped = auto_mpg_like(tmp_path, "dataset.dropna=true", "+dataset.features.origin=categorical")
@@ -145,7 +175,9 @@ def test_string_targets_inference_and_target_scale(tmp_path):
     assert state["target_scale"] == 1000.0 and raw.preprocessor.transform_target(raw.y, state)[3] == 3.0
     state = DATASETS.build("csv", path=str(path), target="y", target_scale="standard").preprocessor.fit(raw.x, raw.y)
     assert state["target_shift"] == pytest.approx(14500) and state["target_scale"] == pytest.approx(np.std(raw.y))
-    with pytest.raises(ConfigError, match="dataset.target_scale applies to regression targets; 'code' holds class labels"):
+    with pytest.raises(
+        ConfigError, match="dataset.target_scale applies to regression targets; 'code' holds class labels"
+    ):
         DATASETS.build("csv", path=str(path), target="code", target_scale="standard")
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y\n1,2.5\n2,\n3,4.5\n4,abc\n")  # row 2 has no target and is dropped
@@ -167,12 +199,22 @@ def test_many_levels_get_an_embedding_and_train(tmp_path):
     from conftest import train_in_process
 
     run = tmp_path / "run"
-    _, metrics = train_in_process(csv_args(path, "dataset.target=sales", "optimizer.lr=0.03", "trainer.max_epochs=40",
-                                           "trainer.batch_size=64",
-                                           "plots.enabled=false"), run)
+    _, metrics = train_in_process(
+        csv_args(
+            path,
+            "dataset.target=sales",
+            "optimizer.lr=0.03",
+            "trainer.max_epochs=40",
+            "trainer.batch_size=64",
+            "plots.enabled=false",
+        ),
+        run,
+    )
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     shop = state["data"]["preprocessing"]["columns"][0]
-    assert shop["encoding"] == "embedding" and shop["dim"] == round(1.6 * 31**0.56) == 11  # fast.ai rule, 30 levels + unknown
+    assert (
+        shop["encoding"] == "embedding" and shop["dim"] == round(1.6 * 31**0.56) == 11
+    )  # fast.ai rule, 30 levels + unknown
     assert state["data"]["info"]["embeddings"] == [[30, 11]]
     assert state["task"]["models"]["model"]["0.tables.0.weight"].shape == (31, 11)
     # the shop effect is learnable only through the embedding: r2 far above the size-only ceiling (~0.1)
@@ -185,19 +227,38 @@ def test_config_and_file_errors_are_one_line(tmp_path):
     path = tmp_path / "mixed.csv"
     first_city = write_mixed(path)[1].split(",")[1]
     cases = [
-        (["dataset.target=labl"], DataError,
-         f"dataset.target: {path} has no column 'labl'. Did you mean 'label'? Columns: age, city, year, score, label"),
-        (["dataset.target=label", "dataset.header=false"], ConfigError,
-         "dataset.header is false, so dataset.names must list the column names in file order"),
-        (["dataset.target=label", "+dataset.features.year=bucket"], ConfigError,
-         "unknown dataset.features.year.kind 'bucket'. Known: numeric, categorical, bucketized, passthrough. "
-         "Did you mean 'bucketized'?"),
-        (["dataset.target=label", "+dataset.features.year={kind: bucketized, boundaries: [3, 1]}"], ConfigError,
-         "dataset.features.year.boundaries must be strictly increasing, got [3, 1]"),
-        (["dataset.target=label", "dataset.sep=pipe"], ConfigError,
-         "dataset.sep must be one character (',' ';' '\\t'), tab, comma, semicolon or whitespace, got 'pipe'"),
-        (["dataset.target=label", "+dataset.features.city=numeric"], DataError,
-         f"{path}: column 'city', row 1: cannot read '{first_city}' as a number"),
+        (
+            ["dataset.target=labl"],
+            DataError,
+            f"dataset.target: {path} has no column 'labl'. Did you mean 'label'? "
+            "Columns: age, city, year, score, label",
+        ),
+        (
+            ["dataset.target=label", "dataset.header=false"],
+            ConfigError,
+            "dataset.header is false, so dataset.names must list the column names in file order",
+        ),
+        (
+            ["dataset.target=label", "+dataset.features.year=bucket"],
+            ConfigError,
+            "unknown dataset.features.year.kind 'bucket'. Known: numeric, categorical, bucketized, passthrough. "
+            "Did you mean 'bucketized'?",
+        ),
+        (
+            ["dataset.target=label", "+dataset.features.year={kind: bucketized, boundaries: [3, 1]}"],
+            ConfigError,
+            "dataset.features.year.boundaries must be strictly increasing, got [3, 1]",
+        ),
+        (
+            ["dataset.target=label", "dataset.sep=pipe"],
+            ConfigError,
+            "dataset.sep must be one character (',' ';' '\\t'), tab, comma, semicolon or whitespace, got 'pipe'",
+        ),
+        (
+            ["dataset.target=label", "+dataset.features.city=numeric"],
+            DataError,
+            f"{path}: column 'city', row 1: cannot read '{first_city}' as a number",
+        ),
     ]
     from dlrun.validate import validate
 

@@ -8,9 +8,8 @@ import textwrap
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import REPO, train_in_process, without_times
+from conftest import train_in_process, without_times
 from dlrun.config import compose
 from dlrun.cv import CVConfig, KFoldSplitter
 from dlrun.datasets import build_data
@@ -80,6 +79,7 @@ def test_kfold_run_writes_one_run_per_fold_the_aggregate_and_a_refit_on_all_trai
     assert (run / "cv_curve.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_parallel_folds_give_the_same_results_as_sequential_folds(tmp_path):
     _, sequential = train_in_process(KFOLD, tmp_path / "seq")
     _, parallel = train_in_process([*KFOLD, "cv.parallel=2"], tmp_path / "par")
@@ -90,15 +90,20 @@ def test_parallel_folds_give_the_same_results_as_sequential_folds(tmp_path):
     assert "epoch   3" in (tmp_path / "par" / "fold_2" / "train.log").read_text()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["cv.folds=0"], "cv.folds must be >= 1, got 0"),
-    (["cv.parallel=two"], "cv.parallel must be an integer, got 'two' (str)"),
-    (["cv.refit=true"], "cv.refit needs cv.folds >= 2, got cv.folds=1"),
-    (["cv.folds=3", "cv.repeats=2", "cv.shuffle=false"],
-     "cv.repeats > 1 needs cv.shuffle=true (unshuffled repeats would be identical)"),
-    (["cv.folds=3", "cv.fold=3"], "cv.fold must be in [0, 2] for 3 folds x 1 repeats, got 3"),
-    (["cv.flods=3"], "unknown config key 'cv.flods'. Did you mean 'cv.folds'?"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["cv.folds=0"], "cv.folds must be >= 1, got 0"),
+        (["cv.parallel=two"], "cv.parallel must be an integer, got 'two' (str)"),
+        (["cv.refit=true"], "cv.refit needs cv.folds >= 2, got cv.folds=1"),
+        (
+            ["cv.folds=3", "cv.repeats=2", "cv.shuffle=false"],
+            "cv.repeats > 1 needs cv.shuffle=true (unshuffled repeats would be identical)",
+        ),
+        (["cv.folds=3", "cv.fold=3"], "cv.fold must be in [0, 2] for 3 folds x 1 repeats, got 3"),
+        (["cv.flods=3"], "unknown config key 'cv.flods'. Did you mean 'cv.folds'?"),
+    ],
+)
 def test_bad_cv_values_fail_before_training(args, message):
     with pytest.raises(ConfigError) as err:
         validate(compose(args))
@@ -108,9 +113,11 @@ def test_bad_cv_values_fail_before_training(args, message):
 def test_bad_cv_value_on_the_command_line_is_one_line_and_exit_2(cli, tmp_path):
     result = cli("train", "cv.folds=4", "cv.refit=true", "scheduler=reduce_on_plateau")
     assert result.returncode == 2
-    assert result.stderr.strip() == ("dlrun: error: cv.refit trains without a validation split, so "
-                                     "scheduler.monitor=val/loss has nothing to watch; use a train/ key or another "
-                                     "scheduler")
+    assert result.stderr.strip() == (
+        "dlrun: error: cv.refit trains without a validation split, so "
+        "scheduler.monitor=val/loss has nothing to watch; use a train/ key or another "
+        "scheduler"
+    )
     assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").glob("**/metrics.json"))
 
 
@@ -119,8 +126,15 @@ def _csv(text):
 
 
 def test_grid_sweep_makes_four_runs_and_a_four_row_report(cli, tmp_path):
-    result = cli("train", "-m", "dataset=iris", "trainer.max_epochs=2", "optimizer.lr=0.001,0.01",
-                 "model.hidden=[8],[8,8]", "hydra.sweep.dir=sweep")
+    result = cli(
+        "train",
+        "-m",
+        "dataset=iris",
+        "trainer.max_epochs=2",
+        "optimizer.lr=0.001,0.01",
+        "model.hidden=[8],[8,8]",
+        "hydra.sweep.dir=sweep",
+    )
     assert result.returncode == 0, result.stderr
     assert "sweep: 4 of 4 jobs succeeded in sweep; compare them with: dlrun report sweep" in result.stdout
     report = cli("report", "sweep", "--format", "csv")
@@ -141,10 +155,12 @@ def test_grid_sweep_makes_four_runs_and_a_four_row_report(cli, tmp_path):
     markdown = cli("report", "sweep", "--format", "markdown").stdout.splitlines()
     assert markdown[0].startswith("| best | run | model.hidden | optimizer.lr | val/loss |") and len(markdown) >= 6
     bad = cli("report", "sweep", "--metric", "val/acc")
-    assert bad.returncode == 2 and bad.stderr.startswith("dlrun: error: metric 'val/acc' is in none of the runs; known:")
+    assert bad.returncode == 2 and bad.stderr.startswith(
+        "dlrun: error: metric 'val/acc' is in none of the runs; known:"
+    )
 
 
-BOOM = textwrap.dedent('''
+BOOM = textwrap.dedent("""
     import torch
     from dlrun.callbacks import CALLBACKS, Callback
 
@@ -161,24 +177,35 @@ BOOM = textwrap.dedent('''
             with torch.no_grad():
                 for p in trainer.task.models.parameters():
                     p.fill_(float("nan"))
-''')
+""")
 
 
 def test_failing_jobs_do_not_stop_the_sweep_and_are_listed(cli, tmp_path):
     (tmp_path / "boom.py").write_text(BOOM)
-    result = cli("train", "-m", "dataset=iris", "trainer.max_epochs=2", "plugins=[boom]",
-                 "optimizer.lr=0.01,-1", "callbacks=[],[boom],[poison]", "hydra.sweep.dir=sweep")
+    result = cli(
+        "train",
+        "-m",
+        "dataset=iris",
+        "trainer.max_epochs=2",
+        "plugins=[boom]",
+        "optimizer.lr=0.01,-1",
+        "callbacks=[],[boom],[poison]",
+        "hydra.sweep.dir=sweep",
+    )
     assert result.returncode == 0, result.stderr
     assert "sweep: 1 of 6 jobs succeeded in sweep" in result.stdout
-    failed = result.stderr[result.stderr.index("failed jobs (5):"):].strip().splitlines()
+    failed = result.stderr[result.stderr.index("failed jobs (5):") :].strip().splitlines()
     assert failed == [
         "failed jobs (5):",
         "  job 1 (dataset=iris trainer.max_epochs=2 plugins=[boom] optimizer.lr=0.01 callbacks=[boom]): "
         "RuntimeError: boom at epoch 1",
         "  job 2 (dataset=iris trainer.max_epochs=2 plugins=[boom] optimizer.lr=0.01 callbacks=[poison]): "
-        f"loss is not finite at epoch 1, step 1",
-        *[f"  job {j} (dataset=iris trainer.max_epochs=2 plugins=[boom] optimizer.lr=-1 callbacks={c}): "
-          "optimizer.lr must be > 0, got -1" for j, c in ((3, "[]"), (4, "[boom]"), (5, "[poison]"))],
+        "loss is not finite at epoch 1, step 1",
+        *[
+            f"  job {j} (dataset=iris trainer.max_epochs=2 plugins=[boom] optimizer.lr=-1 callbacks={c}): "
+            "optimizer.lr must be > 0, got -1"
+            for j, c in ((3, "[]"), (4, "[boom]"), (5, "[poison]"))
+        ],
     ]
     assert json.loads((tmp_path / "sweep" / "2" / "failed.json").read_text())["exit_code"] == 3
     assert (tmp_path / "sweep" / "0" / "metrics.json").is_file()
@@ -195,8 +222,15 @@ def test_failing_jobs_do_not_stop_the_sweep_and_are_listed(cli, tmp_path):
 
 
 def test_optuna_search_stores_its_study_in_the_sweep_dir_and_a_second_run_continues_it(cli, tmp_path):
-    args = ["train", "-m", "hparams_search=optuna", "dataset=iris", "trainer.max_epochs=2",
-            "trainer.checkpoint.monitor=val/accuracy", "hydra.sweep.dir=search"]
+    args = [
+        "train",
+        "-m",
+        "hparams_search=optuna",
+        "dataset=iris",
+        "trainer.max_epochs=2",
+        "trainer.checkpoint.monitor=val/accuracy",
+        "hydra.sweep.dir=search",
+    ]
     first = cli(*args, "hydra.sweeper.n_trials=2")
     assert first.returncode == 0, first.stderr
     db = tmp_path / "search" / "optuna.db"
@@ -211,8 +245,16 @@ def test_optuna_search_stores_its_study_in_the_sweep_dir_and_a_second_run_contin
     assert second.returncode == 0, second.stderr
     assert trials()[1] == [(0, "COMPLETE"), (1, "COMPLETE"), (2, "COMPLETE")]
     assert sorted(p.name for p in (tmp_path / "search").glob("[0-9]*")) == ["0", "1", "2"]
-    params = [json.dumps(sorted(l for l in (tmp_path / "search" / j / ".hydra" / "overrides.yaml").read_text()
-                                .splitlines() if "optimizer.lr" in l)) for j in "012"]
+    params = [
+        json.dumps(
+            sorted(
+                line
+                for line in (tmp_path / "search" / j / ".hydra" / "overrides.yaml").read_text().splitlines()
+                if "optimizer.lr" in line
+            )
+        )
+        for j in "012"
+    ]
     assert len(set(params)) == 3  # the resumed search did not propose the first trials again
     again = cli(*args, "hydra.sweeper.n_trials=3")
     assert again.returncode == 0 and len(trials()[1]) == 3  # complete: nothing more to run
@@ -228,33 +270,57 @@ def test_boston_file_is_read_and_a_missing_file_is_one_line():
         boston_housing("nowhere.csv", "medv")
 
 
+@pytest.mark.slow
 def test_california_recipe_without_the_data_fails_fast_and_with_it_cuts_480_rows_into_contiguous_folds(cli, tmp_path):
     import joblib
 
     missing = cli("train", "+experiment=california_housing_kfold", f"dataset.data_home={tmp_path}")
     assert missing.returncode == 2
-    assert missing.stderr.strip() == (f"dlrun: error: California housing is not in scikit-learn's data home ({tmp_path}): "
-                                      "run once with dataset.download=true where the internet is reachable, or point "
-                                      "dataset.data_home at a copy")
-    rng = np.random.RandomState(0)  # scikit-learn's cached layout: value, income, age, rooms, bedrooms, pop, households, lat, lon
+    assert missing.stderr.strip() == (
+        f"dlrun: error: California housing is not in scikit-learn's data home ({tmp_path}): "
+        "run once with dataset.download=true where the internet is reachable, or point "
+        "dataset.data_home at a copy"
+    )
+    rng = np.random.RandomState(
+        0
+    )  # scikit-learn's cached layout: value, income, age, rooms, bedrooms, pop, households, lat, lon
     households = rng.uniform(100, 1000, 700)
-    cached = np.column_stack([rng.uniform(1e5, 5e5, 700), rng.uniform(1, 10, 700), rng.uniform(1, 50, 700),
-                              households * 5, households * 1.1, households * 3, households,
-                              rng.uniform(32, 42, 700), rng.uniform(-124, -114, 700)])
+    cached = np.column_stack(
+        [
+            rng.uniform(1e5, 5e5, 700),
+            rng.uniform(1, 10, 700),
+            rng.uniform(1, 50, 700),
+            households * 5,
+            households * 1.1,
+            households * 3,
+            households,
+            rng.uniform(32, 42, 700),
+            rng.uniform(-124, -114, 700),
+        ]
+    )
     joblib.dump(cached, tmp_path / "cal_housing_py3.pkz")  # where scikit-learn caches its download
     from dlrun.datasets.housing import california_housing
 
     raw = california_housing(n_rows=600, features="raw", data_home=str(tmp_path), download=False)
     assert raw.x.shape == (600, 8) and np.allclose(raw.x[:, [0, 1, 3, 6]], cached[:600][:, [8, 7, 3, 6]])
     assert np.allclose(raw.y, cached[:600, 0] / 1e5)
-    run = cli("train", "+experiment=california_housing_kfold", f"dataset.data_home={tmp_path}", "trainer.max_epochs=2",
-              "logger=none", "hydra.run.dir=cal")
+    run = cli(
+        "train",
+        "+experiment=california_housing_kfold",
+        f"dataset.data_home={tmp_path}",
+        "trainer.max_epochs=2",
+        "logger=none",
+        "hydra.run.dir=cal",
+    )
     assert run.returncode == 0, run.stderr
     parent = json.loads((tmp_path / "cal" / "metrics.json").read_text())
     assert parent["refit"]["train_rows"] == 480 and set(parent["test"]) >= {"mae", "mse"}
     for k in range(4):
-        assert json.loads((tmp_path / "cal" / f"fold_{k}" / "metrics.json").read_text())["history"][0]["train_samples"] == 360
+        assert (
+            json.loads((tmp_path / "cal" / f"fold_{k}" / "metrics.json").read_text())["history"][0]["train_samples"]
+            == 360
+        )
     cfg = compose(["+experiment=california_housing_kfold", f"dataset.data_home={tmp_path}"])
     rest, _ = split_off_test(600, np.zeros(600), dict(cfg.dataset.split), False, False)
     vals = [va for _, va in KFoldSplitter(CVConfig.from_dict(dict(cfg.cv))).splits(rest, np.zeros(600), False)]
-    assert [v.tolist() for v in vals] == [rest[i * 120:(i + 1) * 120].tolist() for i in range(4)]  # unshuffled
+    assert [v.tolist() for v in vals] == [rest[i * 120 : (i + 1) * 120].tolist() for i in range(4)]  # unshuffled

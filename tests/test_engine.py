@@ -88,9 +88,18 @@ def test_penalty_is_on_weights_only_and_reported_apart(tmp_path):
 
 def test_early_stopping_stops_and_restores_the_best_weights(tmp_path):
     run = tmp_path / "run"
-    _, m = train_in_process(["dataset=iris", "trainer.max_epochs=50", "trainer.early_stopping.monitor=train/loss",
-                             "trainer.early_stopping.mode=max", "trainer.early_stopping.patience=2",
-                             "trainer.checkpoint.monitor=train/loss", "trainer.checkpoint.mode=max"], run)
+    _, m = train_in_process(
+        [
+            "dataset=iris",
+            "trainer.max_epochs=50",
+            "trainer.early_stopping.monitor=train/loss",
+            "trainer.early_stopping.mode=max",
+            "trainer.early_stopping.patience=2",
+            "trainer.checkpoint.monitor=train/loss",
+            "trainer.checkpoint.mode=max",
+        ],
+        run,
+    )
     assert [r["epoch"] for r in m["history"]] == [1, 2, 3, 4]
     assert m["best"]["epoch"] == 1
     best = load_checkpoint(run / "checkpoints" / "best.pt")
@@ -102,12 +111,23 @@ def test_early_stopping_stops_and_restores_the_best_weights(tmp_path):
 
 
 def test_schedulers_step_per_epoch(tmp_path):
-    _, m = train_in_process(["dataset=iris", "trainer.max_epochs=3", "scheduler=step", "scheduler.step_size=1",
-                             "scheduler.gamma=0.5"], tmp_path / "s")
+    _, m = train_in_process(
+        ["dataset=iris", "trainer.max_epochs=3", "scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5"],
+        tmp_path / "s",
+    )
     assert [r["lr"] for r in m["history"]] == pytest.approx([1e-3, 5e-4, 2.5e-4])
-    _, m = train_in_process(["dataset=iris", "trainer.max_epochs=4", "scheduler=reduce_on_plateau",
-                             "scheduler.monitor=train/accuracy", "scheduler.mode=min", "scheduler.patience=0",
-                             "scheduler.factor=0.5"], tmp_path / "p")
+    _, m = train_in_process(
+        [
+            "dataset=iris",
+            "trainer.max_epochs=4",
+            "scheduler=reduce_on_plateau",
+            "scheduler.monitor=train/accuracy",
+            "scheduler.mode=min",
+            "scheduler.patience=0",
+            "scheduler.factor=0.5",
+        ],
+        tmp_path / "p",
+    )
     assert m["history"][-1]["lr"] < 1e-3
 
 
@@ -142,11 +162,15 @@ PROBES = textwrap.dedent('''
 
 def test_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(cli, tmp_path):
     (tmp_path / "probes.py").write_text(PROBES)
-    result = cli("train", "dataset=iris", "plugins=[probes]", "callbacks=[{name: poison_at, epoch: 3}]",
-                 "hydra.run.dir=run")
+    result = cli(
+        "train", "dataset=iris", "plugins=[probes]", "callbacks=[{name: poison_at, epoch: 3}]", "hydra.run.dir=run"
+    )
     assert result.returncode == 3
     last = tmp_path / "run" / "checkpoints" / "last.pt"
-    assert result.stderr.strip() == f"dlrun: error: loss is not finite at epoch 3, step 1; the last good checkpoint is {last}"
+    assert (
+        result.stderr.strip()
+        == f"dlrun: error: loss is not finite at epoch 3, step 1; the last good checkpoint is {last}"
+    )
     assert load_checkpoint(last)["trainer"]["epoch"] == 2
     assert not (tmp_path / "run" / "metrics.json").exists()
 
@@ -154,8 +178,16 @@ def test_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_check
 def test_gradient_clipping_bounds_the_gradient_norm(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "probes.py").write_text(PROBES)
-    train_in_process(["dataset=iris", "trainer.max_epochs=1", "trainer.grad_clip=0.01", "plugins=[probes]",
-                      "callbacks=[grad_norms]"], tmp_path / "run")
+    train_in_process(
+        [
+            "dataset=iris",
+            "trainer.max_epochs=1",
+            "trainer.grad_clip=0.01",
+            "plugins=[probes]",
+            "callbacks=[grad_norms]",
+        ],
+        tmp_path / "run",
+    )
     import probes
 
     assert len(probes.GradNorms.seen) == 4 and max(probes.GradNorms.seen) <= 0.01 + 1e-6
@@ -164,9 +196,11 @@ def test_gradient_clipping_bounds_the_gradient_norm(tmp_path, monkeypatch):
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     save_checkpoint({"task": {}, "config": {"v": 1}}, path)
+
     def broken_save(obj, f):
         f.write(b"partial")
         raise OSError("disk full")
+
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint({"task": {}, "config": {"v": 2}}, path)
@@ -188,6 +222,7 @@ def test_checkpoint_holds_everything_and_loads_weights_only(tmp_path):
     json.dumps(state["config"])  # plain data
 
 
+@pytest.mark.slow
 def test_recipes_reach_their_figures(tmp_path):
     _, xor = train_in_process(["+experiment=xor_mlp"], tmp_path / "xor")
     assert xor["history"][-1]["val/accuracy"] >= 0.9

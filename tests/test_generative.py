@@ -32,16 +32,34 @@ def data_args(root):
 
 
 def vae_args(root):
-    return [*data_args(root), "task=vae", "model=vae_mlp", "model.hidden=[64]", "model.latent_dim=2",
-            "trainer.batch_size=32", "task.num_samples=16"]
+    return [
+        *data_args(root),
+        "task=vae",
+        "model=vae_mlp",
+        "model.hidden=[64]",
+        "model.latent_dim=2",
+        "trainer.batch_size=32",
+        "task.num_samples=16",
+    ]
 
 
 def cgan_args(root):
     # dropout and random fake labels consume the RNG; smoothing and two D steps change the step
-    return [*data_args(root), "task=cgan", "model=cgan_mlp", "model.generator_hidden=[64]",
-            "model.discriminator_hidden=[64]", "model.latent_dim=8", "dataset.normalize=symmetric", "dataset.split.val=0",
-            "task.label_smoothing=0.1", "task.d_steps=2", "task.num_samples=3", "trainer.batch_size=32",
-            "trainer.checkpoint.monitor=null"]
+    return [
+        *data_args(root),
+        "task=cgan",
+        "model=cgan_mlp",
+        "model.generator_hidden=[64]",
+        "model.discriminator_hidden=[64]",
+        "model.latent_dim=8",
+        "dataset.normalize=symmetric",
+        "dataset.split.val=0",
+        "task.label_smoothing=0.1",
+        "task.d_steps=2",
+        "task.num_samples=3",
+        "trainer.batch_size=32",
+        "trainer.checkpoint.monitor=null",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +90,13 @@ def test_vae_loss_decreases_and_both_terms_are_logged(vae_run):
     assert set(metrics["test"]) == {"loss", "recon", "kl"}
     assert metrics["best"]["epoch"] >= 1 and (run_dir / "checkpoints" / "best.pt").is_file()
     samples = run_dir / "samples"
-    assert sorted(p.name for p in samples.iterdir()) == [f"{k}_epoch_00{e}.png" for k in ("reconstructions", "samples")
-                                                         for e in range(1, 5)]
+    assert sorted(p.name for p in samples.iterdir()) == [
+        f"{k}_epoch_00{e}.png" for k in ("reconstructions", "samples") for e in range(1, 5)
+    ]
     assert Image.open(samples / "samples_epoch_004.png").size == grid_size(4, 4)  # 16 samples
-    assert Image.open(samples / "reconstructions_epoch_004.png").size == grid_size(8, 2)  # originals over reconstructions
+    assert Image.open(samples / "reconstructions_epoch_004.png").size == grid_size(
+        8, 2
+    )  # originals over reconstructions
 
 
 def test_gan_step_updates_both_networks_with_their_own_optimizers(mnist_root):
@@ -84,15 +105,27 @@ def test_gan_step_updates_both_networks_with_their_own_optimizers(mnist_root):
     from dlrun.tasks import build_task
     from dlrun.validate import validate
 
-    cfg = compose([*data_args(mnist_root), "task=gan", "model=gan_mlp", "model.generator_hidden=[32]",
-                   "model.discriminator_hidden=[32]", "dataset.normalize=symmetric", "task.d_steps=2",
-                   "task.generator_optimizer.lr=0.001", "optimizer@task.discriminator_optimizer=rmsprop",
-                   "task.discriminator_optimizer.lr=0.0005"])
+    cfg = compose(
+        [
+            *data_args(mnist_root),
+            "task=gan",
+            "model=gan_mlp",
+            "model.generator_hidden=[32]",
+            "model.discriminator_hidden=[32]",
+            "dataset.normalize=symmetric",
+            "task.d_steps=2",
+            "task.generator_optimizer.lr=0.001",
+            "optimizer@task.discriminator_optimizer=rmsprop",
+            "task.discriminator_optimizer.lr=0.0005",
+        ]
+    )
     validate(cfg)
     data = build_data(cfg)
     task = build_task(cfg, data.info)
     task.setup(torch.device("cpu"), None, None)
-    before = {name: [p.detach().clone() for p in task.net(name).parameters()] for name in ("generator", "discriminator")}
+    before = {
+        name: [p.detach().clone() for p in task.net(name).parameters()] for name in ("generator", "discriminator")
+    }
     logs = task.training_step(next(iter(data.batches("train", 16, train=True))))
 
     assert set(logs) == {"loss", "d_loss", "g_loss", "d_real", "d_fake"}
@@ -104,7 +137,7 @@ def test_gan_step_updates_both_networks_with_their_own_optimizers(mnist_root):
     for name, opt, steps in (("generator", g_opt, 1), ("discriminator", d_opt, 2)):
         params = list(task.net(name).parameters())
         assert {id(p) for g in opt.param_groups for p in g["params"]} == {id(p) for p in params}
-        assert all(not torch.equal(a, b) for a, b in zip(before[name], params))  # every tensor moved
+        assert all(not torch.equal(a, b) for a, b in zip(before[name], params, strict=True))  # every tensor moved
         assert all(int(opt.state[p]["step"]) == steps for p in params)  # d_steps=2 D updates, 1 G update
 
 
@@ -113,8 +146,9 @@ def test_gan_resume_reproduces_the_uninterrupted_run(mnist_root, cgan_run, tmp_p
 
     full_dir, full = cgan_run
     train_in_process([*cgan_args(mnist_root), "trainer.max_epochs=1"], tmp_path / "part")
-    _, resumed = train_in_process([*cgan_args(mnist_root), "trainer.max_epochs=3",
-                                   f"trainer.resume={tmp_path / 'part'}"], tmp_path / "resumed")
+    _, resumed = train_in_process(
+        [*cgan_args(mnist_root), "trainer.max_epochs=3", f"trainer.resume={tmp_path / 'part'}"], tmp_path / "resumed"
+    )
     assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3]
     assert without_times(resumed) == without_times(full)
     assert full["best"] == {} and not (full_dir / "checkpoints" / "best.pt").exists()  # monitor null: last.pt only
@@ -129,33 +163,26 @@ def test_gan_resume_reproduces_the_uninterrupted_run(mnist_root, cgan_run, tmp_p
 
 def tiles(path, columns: int, rows: int) -> np.ndarray:
     image = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
-    return np.stack([image[2 + r * TILE: r * TILE + TILE, 2 + c * TILE: c * TILE + TILE]
-                     for r in range(rows) for c in range(columns)])
+    return np.stack(
+        [
+            image[2 + r * TILE : r * TILE + TILE, 2 + c * TILE : c * TILE + TILE]
+            for r in range(rows)
+            for c in range(columns)
+        ]
+    )
 
 
-def sample_in_process(capsys, monkeypatch, cwd, *args) -> tuple[int, str]:
-    """`dlrun sample ARGS` through the CLI's own entry point, without a new Python: (exit code, stderr)."""
-    from dlrun import cli
-
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr("sys.argv", ["dlrun", "sample", *args])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as done:
-        cli.main()
-    return done.value.code or 0, capsys.readouterr().err
-
-
-def test_sample_writes_grids_of_the_expected_layout(cli, vae_run, cgan_run, tmp_path, capsys, monkeypatch):
+def test_sample_writes_grids_of_the_expected_layout(cli, vae_run, cgan_run, tmp_path):
     vae_dir, cgan_dir = vae_run[0], cgan_run[0]
-    result = cli("sample", str(cgan_dir), "--class", "3", "-n", "6", "-o", "class3.png")  # the installed command
+    result = cli("sample", str(cgan_dir), "--class", "3", "-n", "6", "-o", "class3.png")
     assert result.returncode == 0, result.stderr
     assert "wrote 6 samples of class 3 (3 - three) (2x3 grid) to class3.png" in result.stderr
     assert Image.open(tmp_path / "class3.png").size == grid_size(3, 2)
 
     def sample(*args):
-        code, err = sample_in_process(capsys, monkeypatch, tmp_path, *args)
-        assert code == 0, err
-        return err
+        done = cli("sample", *args)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
 
     sample(str(cgan_dir), "-n", "4", "-o", "classes.png")
     assert Image.open(tmp_path / "classes.png").size == grid_size(4, 10)  # one row per class
@@ -170,21 +197,29 @@ def test_sample_writes_grids_of_the_expected_layout(cli, vae_run, cgan_run, tmp_
     assert np.abs(steps[0] - steps[-1]).mean() > np.abs(steps[0] - steps[1]).mean() > 0  # a gradual path
 
 
-def test_sample_errors_are_one_line_with_exit_code_2(vae_run, tmp_path, capsys, monkeypatch):
+def test_sample_errors_are_one_line_with_exit_code_2(cli, vae_run, tmp_path):
     vae_dir = vae_run[0]
     train_in_process(["dataset=digits", "trainer.max_epochs=1", "plots.enabled=false"], tmp_path / "clf")
     (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
     cases = [
-        ((str(vae_dir), "--class", "3"),
-         f"dlrun: error: --class needs a class-conditional model (task cgan); {vae_dir} is a vae run"),
-        (("clf",), "dlrun: error: clf is a classification run: dlrun sample needs a generative run (task vae, gan or cgan)"),
+        (
+            (str(vae_dir), "--class", "3"),
+            f"dlrun: error: --class needs a class-conditional model (task cgan); {vae_dir} is a vae run",
+        ),
+        (
+            ("clf",),
+            "dlrun: error: clf is a classification run: dlrun sample needs a generative run (task vae, gan or cgan)",
+        ),
         (("missing_run",), "dlrun: error: checkpoint file not found: missing_run"),
-        (("broken.pt",), "dlrun: error: cannot read checkpoint broken.pt: the file is corrupt or truncated "
-                         "(not a PyTorch checkpoint archive)"),
+        (
+            ("broken.pt",),
+            "dlrun: error: cannot read checkpoint broken.pt: the file is corrupt or truncated "
+            "(not a PyTorch checkpoint archive)",
+        ),
     ]
     for args, message in cases:
-        code, err = sample_in_process(capsys, monkeypatch, tmp_path, *args)
-        assert (code, err.strip()) == (2, message), args
+        done = cli("sample", *args)
+        assert (done.returncode, done.stderr.strip()) == (2, message), args
     assert not (tmp_path / "samples.png").exists()
 
 
@@ -194,14 +229,21 @@ def test_generative_configs_fail_before_training(mnist_root):
     from dlrun.validate import validate
 
     cases = [
-        (["task=gan", "model=gan_mlp"], "task gan: the generator's tanh outputs pixels in [-1, 1], so the data must be "
-                                        "normalized the same way: set dataset.normalize=symmetric (got 'unit')"),
+        (
+            ["task=gan", "model=gan_mlp"],
+            "task gan: the generator's tanh outputs pixels in [-1, 1], so the data must be "
+            "normalized the same way: set dataset.normalize=symmetric (got 'unit')",
+        ),
         (["task=vae", "model=mlp"], "task vae needs a VAE model (vae_conv, vae_mlp); got model 'mlp'"),
         (["model=vae_mlp"], "model 'vae_mlp' is a vae model: train it with task=vae"),
-        (["task=gan", "model=cgan_mlp", "dataset.normalize=symmetric"],
-         "model 'cgan_mlp' with model.conditional=true needs task=cgan"),
-        (["task=gan", "model=dcgan", "dataset.normalize=symmetric", "task.generator_optimizer.lr=-1"],
-         "task.generator_optimizer.lr must be > 0, got -1"),
+        (
+            ["task=gan", "model=cgan_mlp", "dataset.normalize=symmetric"],
+            "model 'cgan_mlp' with model.conditional=true needs task=cgan",
+        ),
+        (
+            ["task=gan", "model=dcgan", "dataset.normalize=symmetric", "task.generator_optimizer.lr=-1"],
+            "task.generator_optimizer.lr must be > 0, got -1",
+        ),
     ]
     for overrides, message in cases:
         with pytest.raises(ConfigError) as err:
@@ -231,11 +273,24 @@ def test_models_take_their_shapes_from_the_data(shape):
         assert pair.discriminator(fake, y).shape == (4,)
 
 
-def test_gan_trains_under_ddp_on_two_cpu_processes(cli, mnist_root, tmp_path):
-    args = [*data_args(mnist_root), "task=gan", "model=dcgan", "model.generator_width=8", "model.discriminator_width=8",
-            "dataset.normalize=symmetric", "trainer.max_epochs=1", "trainer.batch_size=32", "device.type=cpu",
-            "device.count=2", "logger=none", "task.num_samples=4", "hydra.run.dir=ddp"]
-    result = cli("train", *args)
+@pytest.mark.slow
+def test_gan_trains_under_ddp_on_two_cpu_processes(cli_subprocess, mnist_root, tmp_path):
+    args = [
+        *data_args(mnist_root),
+        "task=gan",
+        "model=dcgan",
+        "model.generator_width=8",
+        "model.discriminator_width=8",
+        "dataset.normalize=symmetric",
+        "trainer.max_epochs=1",
+        "trainer.batch_size=32",
+        "device.type=cpu",
+        "device.count=2",
+        "logger=none",
+        "task.num_samples=4",
+        "hydra.run.dir=ddp",
+    ]
+    result = cli_subprocess("train", *args)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["history"][0]["train_samples"] == 360  # both ranks' shares of the epoch
@@ -252,8 +307,12 @@ def test_generative_recipes_compose_and_pass_the_checks():
     from dlrun.validate import validate
 
     for data in ("mnist", "fashion_mnist"):
-        for kind, task, normalize, monitor in (("vae", "vae", "unit", "val/loss"), ("gan", "gan", "symmetric", None),
-                                               ("cgan", "cgan", "symmetric", None), ("dcgan", "gan", "symmetric", None)):
+        for kind, task, normalize, monitor in (
+            ("vae", "vae", "unit", "val/loss"),
+            ("gan", "gan", "symmetric", None),
+            ("cgan", "cgan", "symmetric", None),
+            ("dcgan", "gan", "symmetric", None),
+        ):
             cfg = compose([f"+experiment={data}_{kind}"])
             validate(cfg)
             assert (cfg.dataset.name, cfg.task.name, cfg.dataset.normalize) == (data, task, normalize)

@@ -97,14 +97,18 @@ def test_missing_images_fail_fast_with_the_files_to_place(cli, tmp_path):
     assert result.returncode == 2
     line = result.stderr.strip()
     assert "\n" not in line
-    assert line.startswith("dlrun: error: MNIST not found: place the four *-ubyte.gz files (train-images-idx3-ubyte, "
-                           "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) under data/MNIST/raw/ "
-                           "(download failed:")
+    assert line.startswith(
+        "dlrun: error: MNIST not found: place the four *-ubyte.gz files (train-images-idx3-ubyte, "
+        "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) under data/MNIST/raw/ "
+        "(download failed:"
+    )
     assert elapsed < 30
     result = cli("train", "dataset=cifar10", "dataset.download=false")
     assert result.returncode == 2
-    assert result.stderr.strip() == ("dlrun: error: CIFAR-10 not found: place the extracted cifar-10-batches-py/ folder "
-                                     "(data_batch_1..5, test_batch, batches.meta) under data/ (dataset.download=false)")
+    assert result.stderr.strip() == (
+        "dlrun: error: CIFAR-10 not found: place the extracted cifar-10-batches-py/ folder "
+        "(data_batch_1..5, test_batch, batches.meta) under data/ (dataset.download=false)"
+    )
 
 
 def test_fast_path_and_dataloader_give_the_same_batches(tmp_path):
@@ -117,7 +121,7 @@ def test_fast_path_and_dataloader_give_the_same_batches(tmp_path):
         a, b = memory.batches("train", 32, train=train, seed=5), loader.batches("train", 32, train=train, seed=5)
         a.set_epoch(3)
         b.set_epoch(3)
-        pairs = list(zip(a, b))
+        pairs = list(zip(a, b, strict=True))
         assert len(pairs) == len(a) == 6
         for (xa, ya), (xb, yb) in pairs:
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
@@ -125,8 +129,17 @@ def test_fast_path_and_dataloader_give_the_same_batches(tmp_path):
 
 def test_augmentation_applies_to_training_batches_only(tmp_path):
     write_cifar(tmp_path, np.random.default_rng(3))
-    data = build_data(compose(["dataset=cifar10", f"dataset.root={tmp_path}", "dataset.augment.crop_padding=4",
-                               "dataset.augment.hflip=true", "dataset.normalize=unit"]))
+    data = build_data(
+        compose(
+            [
+                "dataset=cifar10",
+                f"dataset.root={tmp_path}",
+                "dataset.augment.crop_padding=4",
+                "dataset.augment.hflip=true",
+                "dataset.normalize=unit",
+            ]
+        )
+    )
     plain = data.train.x.float() / 255
     evaluation = torch.cat([x for x, _ in data.batches("train", 64, train=False)])
     assert torch.allclose(evaluation, plain)
@@ -151,7 +164,9 @@ def test_random_crop_is_a_window_of_the_padded_image():
         assert any(torch.equal(out[i], w) for w in windows)
     assert torch.equal(random_crop(x, 0), x)
     t = BatchTransform([0.5] * 3, [0.5] * 3)
-    assert torch.allclose(t.denormalize(t(torch.full((1, 3, 2, 2), 255, dtype=torch.uint8), False)), torch.ones(1, 3, 2, 2))
+    assert torch.allclose(
+        t.denormalize(t(torch.full((1, 3, 2, 2), 255, dtype=torch.uint8), False)), torch.ones(1, 3, 2, 2)
+    )
 
 
 def test_cnn_sizes_come_from_the_data():
@@ -163,12 +178,19 @@ def test_cnn_sizes_come_from_the_data():
         assert model(torch.zeros(2, *shape)).shape == (2, 10)
     with pytest.raises(ConfigError, match=r"^model cnn needs images"):
         build_model(cfg.model, DataInfo("classification", (64,), 10, 10))
-    bad = compose(["model=cnn", "model.blocks=[{channels: 8, pool: 2}, {channels: 8, pool: 2}, {channels: 8, pool: 2},"
-                   " {channels: 8, pool: 2}, {channels: 8, pool: 2}]"])
+    bad = compose(
+        [
+            "model=cnn",
+            "model.blocks=[{channels: 8, pool: 2}, {channels: 8, pool: 2}, {channels: 8, pool: 2},"
+            " {channels: 8, pool: 2}, {channels: 8, pool: 2}]",
+        ]
+    )
     with pytest.raises(ConfigError, match=r"^model.blocks do not fit \(1, 28, 28\) images"):
         build_model(bad.model, DataInfo("classification", (1, 28, 28), 10, 10))
     typo = compose(["model=cnn", "model.blocks=[{channels: 8, kernal: 5}]"])
-    with pytest.raises(ConfigError, match=r"^unknown config key 'model.blocks\[0\].kernal'. Did you mean 'model.blocks\[0\].kernel'\?$"):
+    with pytest.raises(
+        ConfigError, match=r"^unknown config key 'model.blocks\[0\].kernal'. Did you mean 'model.blocks\[0\].kernel'\?$"
+    ):
         build_model(typo.model, DataInfo("classification", (1, 28, 28), 10, 10))
 
 
@@ -181,28 +203,52 @@ def test_image_folder_decodes_once_or_streams(tmp_path, cli):
         for i in range(30):
             pixels = np.clip(np.array(colour) + rng.integers(-25, 25, (12, 16, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(tmp_path / "pics" / label / f"{i}.png")
-    args = ["dataset=image_folder", f"dataset.path={tmp_path / 'pics'}", "dataset.image_size=[8,8]",
-            "dataset.num_workers=0"]
+    args = [
+        "dataset=image_folder",
+        f"dataset.path={tmp_path / 'pics'}",
+        "dataset.image_size=[8,8]",
+        "dataset.num_workers=0",
+    ]
     memory = build_data(compose([*args, "dataset.loader=auto"]))
     stream = build_data(compose([*args, "dataset.loader=dataloader"]))
     assert memory.loader == "memory" and stream.loader == "dataloader"
     assert memory.info.class_names == ["cats", "dogs"] and memory.info.input_shape == (3, 8, 8)
-    assert torch.equal(torch.cat([x for x, _ in memory.batches("test", 8)]),
-                       torch.cat([x for x, _ in stream.batches("test", 8)]))
-    result = cli("train", *args, "dataset.loader=dataloader", "model=cnn", "model.blocks=[{channels: 8, pool: 2}]",
-                 "model.head=[]", "trainer.max_epochs=5", "trainer.batch_size=8", "dataset.split.stratify=true",
-                 "hydra.run.dir=run")
+    assert torch.equal(
+        torch.cat([x for x, _ in memory.batches("test", 8)]), torch.cat([x for x, _ in stream.batches("test", 8)])
+    )
+    result = cli(
+        "train",
+        *args,
+        "dataset.loader=dataloader",
+        "model=cnn",
+        "model.blocks=[{channels: 8, pool: 2}]",
+        "model.head=[]",
+        "trainer.max_epochs=5",
+        "trainer.batch_size=8",
+        "dataset.split.stratify=true",
+        "hydra.run.dir=run",
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["accuracy"] == 1.0
     missing = cli("train", "dataset=image_folder", "dataset.path=nowhere")
     assert missing.returncode == 2
-    assert missing.stderr.strip() == "dlrun: error: image folder not found: nowhere (expected one sub-folder of images per class)"
+    assert (
+        missing.stderr.strip()
+        == "dlrun: error: image folder not found: nowhere (expected one sub-folder of images per class)"
+    )
 
 
+@pytest.mark.slow
 def test_real_fashion_mnist_one_short_epoch(cli, tmp_path):
     """The real files from Debian's dataset-fashion-mnist package (installed by .ci/run)."""
-    result = cli("train", "+experiment=fashion_mnist_mlp", "trainer.max_epochs=1", "model.hidden=[128]",
-                 "hydra.run.dir=run", "logger=none")
+    result = cli(
+        "train",
+        "+experiment=fashion_mnist_mlp",
+        "trainer.max_epochs=1",
+        "model.hidden=[128]",
+        "hydra.run.dir=run",
+        "logger=none",
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.8

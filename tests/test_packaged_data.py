@@ -29,8 +29,10 @@ READERS = [
     (["+experiment=temperature_lstm"], "daily_min_temperatures"),
 ]
 
-UNKNOWN = ("unknown packaged data set 'auto_mgp'. Known: auto_mpg (auto-mpg.data), boston_housing (BostonHousing.csv), "
-           "daily_min_temperatures (daily-min-temperatures.csv), sms_spam (SMSSpamCollection). Did you mean 'auto_mpg'?")
+UNKNOWN = (
+    "unknown packaged data set 'auto_mgp'. Known: auto_mpg (auto-mpg.data), boston_housing (BostonHousing.csv), "
+    "daily_min_temperatures (daily-min-temperatures.csv), sms_spam (SMSSpamCollection). Did you mean 'auto_mpg'?"
+)
 
 
 def test_every_packaged_file_is_inside_the_installed_package():
@@ -47,7 +49,11 @@ def test_every_packaged_file_is_inside_the_installed_package():
 
 
 def test_shipped_configs_name_only_known_packaged_files():
-    texts = [p.read_text(encoding="utf-8") for folder in (conf_dir(), shipped_experiments_dir()) for p in folder.rglob("*.yaml")]
+    texts = [
+        p.read_text(encoding="utf-8")
+        for folder in (conf_dir(), shipped_experiments_dir())
+        for p in folder.rglob("*.yaml")
+    ]
     values = [line.split(" #", 1)[0] for text in texts for line in text.splitlines()]  # not the comments
     named = {m for value in values for m in re.findall(r"\$\{dlrun\.data:([^}]*)\}", value)}
     assert named == set(PACKAGED_FILES)
@@ -89,13 +95,18 @@ def test_an_unknown_name_on_the_command_line_is_one_line_and_exit_2(cli, tmp_pat
 
 def test_a_missing_packaged_file_is_one_data_error_line(monkeypatch, tmp_path):
     monkeypatch.setattr(packaged_data, "PACKAGED_DIR", tmp_path)
-    with pytest.raises(DataError, match=r"^packaged data file missing: .*SMSSpamCollection \(reinstall dlrun, or set "
-                                        r"dataset.path to your copy\)$"):
+    with pytest.raises(
+        DataError,
+        match=r"^packaged data file missing: .*SMSSpamCollection \(reinstall dlrun, or set "
+        r"dataset.path to your copy\)$",
+    ):
         packaged_file("sms_spam")
 
 
 def test_resolving_a_packaged_name_imports_neither_torch_nor_pandas():
-    code = ("import sys; from dlrun.packaged_data import packaged_file; packaged_file('auto_mpg'); "
-            "print(sorted({'torch', 'pandas', 'numpy'} & set(sys.modules)))")
+    code = (
+        "import sys; from dlrun.packaged_data import packaged_file; packaged_file('auto_mpg'); "
+        "print(sorted({'torch', 'pandas', 'numpy'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

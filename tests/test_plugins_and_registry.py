@@ -36,13 +36,23 @@ def _user_project(tmp_path):
     (tmp_path / "my_models.py").write_text(USER_MODULE)
     (tmp_path / "conf" / "model").mkdir(parents=True)
     (tmp_path / "conf" / "model" / "quadratic.yaml").write_text(
-        "# Square-activation network (user's own)\nname: quadratic  # str: registered model\nwidth: 16  # int: hidden width\n")
+        "# Square-activation network (user's own)\n"
+        "name: quadratic  # str: registered model\n"
+        "width: 16  # int: hidden width\n"
+    )
 
 
 def test_user_model_from_plugin_module_trains_through_the_cli(cli, tmp_path):
     _user_project(tmp_path)
-    result = cli("train", "plugins=[my_models]", "model=quadratic", "dataset=iris", "optimizer.lr=0.01", "trainer.max_epochs=40",
-                 "hydra.run.dir=run")
+    result = cli(
+        "train",
+        "plugins=[my_models]",
+        "model=quadratic",
+        "dataset=iris",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=40",
+        "hydra.run.dir=run",
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.8
@@ -56,8 +66,10 @@ def test_plugin_model_with_a_bad_argument_names_it(cli, tmp_path):
     assert result.stderr.strip() == "dlrun: error: model.width must be an integer, got 'wide' (str)"
     result = cli("train", "model=quadratic")
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("dlrun: error: unknown model 'quadratic'. Known models: cgan_mlp, cnn, dcgan, "
-                                            "gan_mlp, gru, lstm, mlp, vae_conv, vae_mlp.")
+    assert result.stderr.strip().startswith(
+        "dlrun: error: unknown model 'quadratic'. Known models: cgan_mlp, cnn, dcgan, "
+        "gan_mlp, gru, lstm, mlp, vae_conv, vae_mlp."
+    )
 
 
 def test_registry_unknown_name_lists_known_and_closest():
@@ -74,8 +86,11 @@ def test_registry_unknown_name_lists_known_and_closest():
 
     assert reg.names() == ["gear", "sprocket"]
     assert reg.build("gear", teeth=12) == 12
-    with pytest.raises(ConfigError, match=r"^unknown widget 'sprockett'. Known widgets: gear, sprocket. "
-                                          r"Did you mean 'sprocket'\?$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^unknown widget 'sprockett'. Known widgets: gear, sprocket. "
+        r"Did you mean 'sprocket'\?$",
+    ):
         reg.get("sprockett")
     with pytest.raises(ConfigError, match=r"^widget.size must be an integer, got 'big' \(str\)$"):
         reg.build("sprocket", size="big")

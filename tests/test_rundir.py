@@ -6,8 +6,8 @@ import sys
 
 import pytest
 import torch
-from conftest import train_in_process
 
+from conftest import train_in_process
 from dlrun.errors import CheckpointError, ConfigError
 from dlrun.rundir import RunDir, atomic_open, write_json
 from dlrun.rundir.checkpoints import final_choice, open_checkpoint, resolve_checkpoint, save_checkpoint
@@ -43,7 +43,10 @@ def test_run_dir_files_round_trip(tmp_path):
     run.path.mkdir()
     run.write_history([{"epoch": 1, "train/loss": 0.5}, {"epoch": 2, "train/loss": 0.25, "val/loss": 0.3}])
     assert run.history.read_text().splitlines()[0] == "epoch,train/loss,val/loss"
-    assert run.read_history() == [{"epoch": 1.0, "train/loss": 0.5}, {"epoch": 2.0, "train/loss": 0.25, "val/loss": 0.3}]
+    assert run.read_history() == [
+        {"epoch": 1.0, "train/loss": 0.5},
+        {"epoch": 2.0, "train/loss": 0.25, "val/loss": 0.3},
+    ]
     run.write_metrics({"best": {"epoch": 2}, "nan": float("nan")})
     assert run.is_run() and run.read_metrics()["best"] == {"epoch": 2}
     failed = RunDir(tmp_path / "sweep" / "3")
@@ -54,16 +57,21 @@ def test_run_dir_files_round_trip(tmp_path):
 
 
 def _trainer(patience, restore_best=True, stop_monitor="val/loss", monitor="val/loss"):
-    return {"early_stopping": {"patience": patience, "restore_best": restore_best, "monitor": stop_monitor},
-            "checkpoint": {"monitor": monitor}}
+    return {
+        "early_stopping": {"patience": patience, "restore_best": restore_best, "monitor": stop_monitor},
+        "checkpoint": {"monitor": monitor},
+    }
 
 
-@pytest.mark.parametrize("trainer,final", [
-    (_trainer(None), "last"),                                  # no early stopping: the last epoch's weights
-    (_trainer(3), "best"),                                     # early stopping restored the best weights
-    (_trainer(3, restore_best=False), "last"),
-    (_trainer(3, stop_monitor="val/accuracy"), "last"),        # best.pt follows another metric
-])
+@pytest.mark.parametrize(
+    "trainer,final",
+    [
+        (_trainer(None), "last"),  # no early stopping: the last epoch's weights
+        (_trainer(3), "best"),  # early stopping restored the best weights
+        (_trainer(3, restore_best=False), "last"),
+        (_trainer(3, stop_monitor="val/accuracy"), "last"),  # best.pt follows another metric
+    ],
+)
 def test_final_checkpoint_choice(trainer, final):
     assert final_choice(trainer) == final
 
@@ -86,8 +94,10 @@ def test_checkpoint_resolution_and_its_errors(tmp_path):
 
 
 def test_importing_the_run_directory_layer_does_not_import_torch():
-    code = "import sys, dlrun.rundir; assert 'torch' not in sys.modules; dlrun.rundir.load_checkpoint; " \
-           "assert 'torch' in sys.modules"
+    code = (
+        "import sys, dlrun.rundir; assert 'torch' not in sys.modules; dlrun.rundir.load_checkpoint; "
+        "assert 'torch' in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -33,10 +33,18 @@ def _texts_file(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:
 # ---------------------------------------------------------------------------- vocabulary
 def test_vocabulary_is_fitted_on_the_training_split_only(tmp_path):
     train = [("ham", "see you at home"), ("spam", "win cash now"), ("ham", "home soon"), ("spam", "cash prize now")] * 5
-    held_out = [("ham", "zebra home"), ("spam", "zebra cash"), ("ham", "zebra home")]  # "zebra": validation and test only
+    held_out = [
+        ("ham", "zebra home"),
+        ("spam", "zebra cash"),
+        ("ham", "zebra home"),
+    ]  # "zebra": validation and test only
     path = _texts_file(tmp_path, train + held_out)
-    unshuffled = ["dataset.split.shuffle=false", "dataset.split.stratify=false", "dataset.split.test=0.08",
-                  "dataset.split.val=0.05"]  # validation and test are the last rows, in file order
+    unshuffled = [
+        "dataset.split.shuffle=false",
+        "dataset.split.stratify=false",
+        "dataset.split.test=0.08",
+        "dataset.split.val=0.05",
+    ]  # validation and test are the last rows, in file order
     data = build_data(compose(["dataset=text_csv", f"dataset.path={path}", "dataset.max_len=4", *unshuffled]))
     words = data.preprocessing["words"]
     assert "zebra" not in words and set(words) == {w for _, t in train for w in t.split()}
@@ -46,8 +54,9 @@ def test_vocabulary_is_fitted_on_the_training_split_only(tmp_path):
     assert data.test.x[:, 0].tolist() == [OOV, OOV] and data.info.vocab_size == len(words) + 2
     assert json.loads(json.dumps(data.preprocessing)) == data.preprocessing  # plain data, saved with the run
 
-    multi_hot = build_data(compose(["dataset=text_csv", f"dataset.path={path}", "dataset.encoding=multi_hot",
-                                    *unshuffled]))
+    multi_hot = build_data(
+        compose(["dataset=text_csv", f"dataset.path={path}", "dataset.encoding=multi_hot", *unshuffled])
+    )
     assert multi_hot.train.x.shape == (20, len(words)) and multi_hot.info.vocab_size == 0
     assert multi_hot.val.x.sum().item() == 1.0  # only "home" is counted
 
@@ -62,11 +71,26 @@ def test_vocabulary_is_fitted_on_the_training_split_only(tmp_path):
 
 def test_text_csv_with_a_header_and_quoted_texts(tmp_path):
     path = tmp_path / "reviews.csv"
-    path.write_text('id,review,stars\n1,"Great, really great",good\n2,"Awful ""movie""",bad\n3,fine film,good\n'
-                    '4,"bad, bad",bad\n', encoding="utf-8")
-    data = build_data(compose(["dataset=text_csv", f"dataset.path={path}", "dataset.sep=comma", "dataset.header=true",
-                               "dataset.quotes=true", "dataset.text=review", "dataset.label=stars",
-                               "dataset.split.test=0", "dataset.split.val=0", "dataset.max_len=3"]))
+    path.write_text(
+        'id,review,stars\n1,"Great, really great",good\n2,"Awful ""movie""",bad\n3,fine film,good\n4,"bad, bad",bad\n',
+        encoding="utf-8",
+    )
+    data = build_data(
+        compose(
+            [
+                "dataset=text_csv",
+                f"dataset.path={path}",
+                "dataset.sep=comma",
+                "dataset.header=true",
+                "dataset.quotes=true",
+                "dataset.text=review",
+                "dataset.label=stars",
+                "dataset.split.test=0",
+                "dataset.split.val=0",
+                "dataset.max_len=3",
+            ]
+        )
+    )
     words = data.preprocessing["words"]
     assert data.info.class_names == ["bad", "good"] and data.train.y.tolist() == [1.0, 0.0, 1.0, 0.0]
     assert words[:2] == ["bad", "great"] and "movie" in words  # the quotes and the commas inside them are gone
@@ -81,13 +105,16 @@ def test_multi_hot_and_ids_match_the_tokenizer_on_the_real_sms_file():
 
 
 # ---------------------------------------------------------------------------- recurrent models
-@pytest.mark.parametrize("name,bidirectional,pooling", [("lstm", False, "last"), ("lstm", True, "last"),
-                                                       ("lstm", True, "mean"), ("gru", True, "last")])
+@pytest.mark.parametrize(
+    "name,bidirectional,pooling",
+    [("lstm", False, "last"), ("lstm", True, "last"), ("lstm", True, "mean"), ("gru", True, "last")],
+)
 def test_padding_and_packing_give_the_output_of_the_unpadded_sequence(name, bidirectional, pooling):
     torch.manual_seed(0)
     info = DataInfo("classification", (9,), 3, 3, vocab_size=20)
-    model = MODELS.build(name, info, hidden=8, layers=2, bidirectional=bidirectional, pooling=pooling,
-                         embedding_dim=5).eval()
+    model = MODELS.build(
+        name, info, hidden=8, layers=2, bidirectional=bidirectional, pooling=pooling, embedding_dim=5
+    ).eval()
     texts = [[4, 7, 2], [3, 9, 12, 5, 6, 19, 2], [8, 8, 3, 4, 5, 6, 7, 9, 11]]
     padded = torch.zeros(len(texts), 9, dtype=torch.long)
     for row, ids in enumerate(texts):
@@ -113,8 +140,13 @@ def test_per_step_outputs_of_padded_steps_do_not_change_the_real_ones():
 # ---------------------------------------------------------------------------- time series
 def _series_file(tmp_path: Path, steps: int) -> Path:
     days = pd.date_range("2000-01-01", periods=steps, freq="D")
-    frame = pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Temp": np.arange(steps, dtype=float) * 2.0 + 10.0,
-                          "Wind": np.arange(steps) % 7})
+    frame = pd.DataFrame(
+        {
+            "Date": days.strftime("%Y-%m-%d"),
+            "Temp": np.arange(steps, dtype=float) * 2.0 + 10.0,
+            "Wind": np.arange(steps) % 7,
+        }
+    )
     path = tmp_path / "series.csv"
     frame.sample(frac=1.0, random_state=0).to_csv(path, index=False)  # rows out of order: the date column sorts them
     return path
@@ -122,9 +154,21 @@ def _series_file(tmp_path: Path, steps: int) -> Path:
 
 def test_windows_never_cross_the_split_boundaries(tmp_path):
     path = _series_file(tmp_path, 100)
-    cfg = compose(["dataset=timeseries_csv", f"dataset.path={path}", "dataset.value=Temp", "dataset.date=Date",
-                   "dataset.features=[Wind]", "dataset.window=5", "dataset.horizon=2", "dataset.period=7",
-                   "dataset.split.test=0.2", "dataset.split.val=0.25", "task=regression"])
+    cfg = compose(
+        [
+            "dataset=timeseries_csv",
+            f"dataset.path={path}",
+            "dataset.value=Temp",
+            "dataset.date=Date",
+            "dataset.features=[Wind]",
+            "dataset.window=5",
+            "dataset.horizon=2",
+            "dataset.period=7",
+            "dataset.split.test=0.2",
+            "dataset.split.val=0.25",
+            "task=regression",
+        ]
+    )
     data = build_data(cfg)
     state = data.preprocessing
     steps = np.arange(100)
@@ -158,10 +202,11 @@ def test_temperature_recipe_windows_and_naive_baselines():
     assert (len(data.train), len(data.val), len(data.test)) == (2628 - 30, 292 - 30, 730 - 30)
     found = baselines(build_task(cfg, data.info), data, 1)
     temps = pd.read_csv(TEMPERATURES)["Temp"].to_numpy()
-    targets = temps[2920 + 30:]
-    assert found["last_value"]["mae"] == pytest.approx(np.abs(targets - temps[2920 + 29:-1]).mean(), rel=1e-6)
-    assert found["seasonal_last_value"]["mae"] == pytest.approx(np.abs(targets - temps[2950 - 365:-365]).mean(),
-                                                                rel=1e-6)
+    targets = temps[2920 + 30 :]
+    assert found["last_value"]["mae"] == pytest.approx(np.abs(targets - temps[2920 + 29 : -1]).mean(), rel=1e-6)
+    assert found["seasonal_last_value"]["mae"] == pytest.approx(
+        np.abs(targets - temps[2950 - 365 : -365]).mean(), rel=1e-6
+    )
     train_targets = temps[30:2628]  # the training windows' targets
     assert found["mean"]["mae"] == pytest.approx(np.abs(targets - train_targets.mean()).mean(), rel=1e-5)
 
@@ -169,16 +214,28 @@ def test_temperature_recipe_windows_and_naive_baselines():
 # ---------------------------------------------------------------------------- aclImdb layout
 def test_text_folder_reads_the_aclimdb_layout(tmp_path):
     root = tmp_path / "aclImdb"
-    reviews = {"train": {"neg": ["Awful, boring film.", "Boring and awful."], "pos": ["A great film!", "Great fun."],
-                         "unsup": ["Unlabelled review."]},
-               "test": {"neg": ["So boring."], "pos": ["Great, great acting."]}}
+    reviews = {
+        "train": {
+            "neg": ["Awful, boring film.", "Boring and awful."],
+            "pos": ["A great film!", "Great fun."],
+            "unsup": ["Unlabelled review."],
+        },
+        "test": {"neg": ["So boring."], "pos": ["Great, great acting."]},
+    }
     for split, classes in reviews.items():
         for label, texts in classes.items():
             (root / split / label).mkdir(parents=True)
             for i, text in enumerate(texts):
                 (root / split / label / f"{i}_7.txt").write_text(text, encoding="utf-8")
-    cfg = compose(["dataset=text_folder", f"dataset.path={root}", "dataset.classes=[neg,pos]",
-                   "dataset.encoding=multi_hot", "dataset.split.val=0"])
+    cfg = compose(
+        [
+            "dataset=text_folder",
+            f"dataset.path={root}",
+            "dataset.classes=[neg,pos]",
+            "dataset.encoding=multi_hot",
+            "dataset.split.val=0",
+        ]
+    )
     data = build_data(cfg)
     assert data.info.class_names == ["neg", "pos"] and data.info.num_classes == 2
     assert len(data.train) == 4 and len(data.test) == 2  # train/unsup left out; the official test folder kept apart
@@ -240,15 +297,24 @@ def test_bad_sequence_input_is_one_line_and_exit_2(cli, tmp_path, args, message)
         assert "aclImdb_v1.tar.gz" in line and "data/aclImdb/train/<class>/<one file per document>" in line
 
 
-@pytest.mark.parametrize("args,message", [
-    (["+experiment=temperature_lstm", "dataset.split.shuffle=true"], "set dataset.split.shuffle=false"),
-    (["+experiment=temperature_lstm", "cv.folds=3", "cv.fold=0"], "is a time series: use dataset.split.val"),
-    (["+experiment=temperature_lstm", "dataset.window=400"], "the val split has 292 steps, fewer than window + horizon"),
-    (["+experiment=sms_spam_lstm", "dataset.encoding=bag"], "dataset.encoding must be one of 'sequence', 'multi_hot', got 'bag'"),
-    (["+experiment=sms_spam_mlp", "model=lstm", "model.hidden=16"], "model (lstm) reads sequences"),
-    (["+experiment=sms_spam_lstm", "model.pooling=per_step"], "needs per-step labels"),
-    (["+experiment=pos_tagger_lstm", "task=classification"], "use task=tagging"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["+experiment=temperature_lstm", "dataset.split.shuffle=true"], "set dataset.split.shuffle=false"),
+        (["+experiment=temperature_lstm", "cv.folds=3", "cv.fold=0"], "is a time series: use dataset.split.val"),
+        (
+            ["+experiment=temperature_lstm", "dataset.window=400"],
+            "the val split has 292 steps, fewer than window + horizon",
+        ),
+        (
+            ["+experiment=sms_spam_lstm", "dataset.encoding=bag"],
+            "dataset.encoding must be one of 'sequence', 'multi_hot', got 'bag'",
+        ),
+        (["+experiment=sms_spam_mlp", "model=lstm", "model.hidden=16"], "model (lstm) reads sequences"),
+        (["+experiment=sms_spam_lstm", "model.pooling=per_step"], "needs per-step labels"),
+        (["+experiment=pos_tagger_lstm", "task=classification"], "use task=tagging"),
+    ],
+)
 def test_bad_sequence_settings_fail_with_a_config_error(args, message):
     from dlrun.cv import CVConfig, fold_rows
     from dlrun.errors import DlrunError

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dlrun.callbacks.base import Callback
 from dlrun.callbacks.monitor import Monitor
+from dlrun.device import distributed
 from dlrun.rundir import RunDir
 from dlrun.rundir.checkpoints import save_checkpoint
 
@@ -28,12 +29,14 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         improved = self.monitor is not None and self.monitor.update(epoch, logs)
         state = trainer.checkpoint_state()  # includes this callback's updated state (a collective: every rank)
-        if not self.save:
-            return
-        run = RunDir(trainer.run_dir)
-        save_checkpoint(state, run.checkpoint("last"))
-        if improved:
-            save_checkpoint(state, run.checkpoint("best"))
+        if self.save:
+            run = RunDir(trainer.run_dir)
+            save_checkpoint(state, run.checkpoint("last"))
+            if improved:
+                save_checkpoint(state, run.checkpoint("best"))
+        # no rank starts the next epoch before this epoch's checkpoint is on disk: a process that dies there
+        # (and gets restarted with its peers by torchrun) resumes after this epoch, not the one before
+        distributed.barrier()
 
     def best(self) -> dict:
         if self.monitor is None or self.monitor.best_epoch is None:
