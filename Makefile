@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test bench clean
+.PHONY: install test bench docs clean
 
 install: $(BIN)/dlrun
 
@@ -18,5 +18,10 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict fails on a broken link or a missing page.
+# NO_MKDOCS_2_WARNING only silences Material's end-of-life banner.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) outputs .pytest_cache site
