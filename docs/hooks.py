@@ -29,15 +29,21 @@ CLI_MARKER = "<!-- dlrun:cli-reference -->"
 CHANGELOG = REPO / "CHANGELOG.md"
 CHANGELOG_PAGE = "changelog.md"
 
-# Document the checkout being built, whatever copy of dlrun the environment has installed.
-if str(REPO / "src") not in sys.path:
-    sys.path.insert(0, str(REPO / "src"))
+
+def _use_checkout() -> None:
+    """Document the checkout being built, whatever copy of dlrun the environment has installed.
+
+    (MkDocs restores sys.path after loading this file, so this runs from the build events.)"""
+    if str(REPO / "src") not in sys.path:
+        sys.path.insert(0, str(REPO / "src"))
 
 
 # ---------------------------------------------------------------- build events
 
 def on_config(config):
-    """Add the changelog to the navigation when the repository has a CHANGELOG.md."""
+    """Put the checkout's src/ first on the import path; add the changelog to the navigation when the
+    repository has a CHANGELOG.md."""
+    _use_checkout()
     if CHANGELOG.is_file() and config.nav is not None:
         if not any(isinstance(item, dict) and "Changelog" in item for item in config.nav):
             config.nav.append({"Changelog": CHANGELOG_PAGE})
@@ -73,6 +79,7 @@ def _replace(markdown: str, marker: str, generated: str, uri: str) -> str:
 
 def config_reference() -> str:
     """`dlrun.schema.reference_markdown()`, with its headings placed under the page title (level 2 and below)."""
+    _use_checkout()
     try:
         schema = importlib.import_module("dlrun.schema")
     except ImportError as exc:
@@ -83,7 +90,29 @@ def config_reference() -> str:
     text = function()
     if not isinstance(text, str) or not text.strip():
         raise PluginError(f"dlrun.schema.reference_markdown() must return non-empty Markdown, got {type(text).__name__}")
+    check_tables(text, "dlrun.schema.reference_markdown()")
     return demote_headings(text, top=2)
+
+
+def _cells(row: str) -> int:
+    """Cells of a Markdown table row: pipes outside code spans and not escaped separate them."""
+    row = re.sub(r"`[^`]*`", "code", row.strip())
+    row = row.replace("\\|", "")
+    return len(row.strip("|").split("|"))
+
+
+def check_tables(text: str, source: str) -> None:
+    """Fail on a table row whose cell count differs from its header's (a bare `|` inside a cell splits it)."""
+    header = None
+    for line in text.splitlines():
+        if not line.lstrip().startswith("|"):
+            header = None
+            continue
+        if header is None:
+            header = _cells(line)
+        elif _cells(line) != header:
+            raise PluginError(f"{source}: this table row has {_cells(line)} cells where its header has {header} "
+                              f"(write a | inside a cell as \\| or inside `code`): {line.strip()}")
 
 
 def demote_headings(text: str, top: int = 2) -> str:
@@ -118,6 +147,7 @@ def demote_headings(text: str, top: int = 2) -> str:
 def cli_reference() -> str:
     import typer.main
 
+    _use_checkout()
     from dlrun.cli import app
 
     group = typer.main.get_command(app)  # a click group (typer may carry its own copy of click)
