@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
-.PHONY: install test test-fast lint bench clean
+.PHONY: install test test-fast lint bench docs clean
 
 install: $(BIN)/dlrun
 
@@ -31,5 +31,10 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict fails on a broken link or a missing page.
+# NO_MKDOCS_2_WARNING only silences Material's end-of-life banner.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache site
