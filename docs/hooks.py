@@ -1,7 +1,7 @@
 """MkDocs hooks of dlrun's documentation site (listed under `hooks:` in mkdocs.yml).
 
 - docs/reference/config.md: the marker CONFIG_MARKER is replaced by the Markdown that
-  `dlrun.schema.reference_markdown()` returns, so the config reference is generated from the schema
+  `dlrun.reference.config_markdown()` returns, so the config reference is generated from the schema
   on every build and cannot drift from the code.
 - docs/reference/cli.md: the marker CLI_MARKER is replaced by a reference generated from the typer app
   `dlrun.cli.app` (through click): every command's usage line, help text, arguments and options.
@@ -78,19 +78,19 @@ def _replace(markdown: str, marker: str, generated: str, uri: str) -> str:
 # ---------------------------------------------------------------- config reference (from the schema)
 
 def config_reference() -> str:
-    """`dlrun.schema.reference_markdown()`, with its headings placed under the page title (level 2 and below)."""
+    """`dlrun.reference.config_markdown()`, with its headings placed under the page title (level 2 and below)."""
     _use_checkout()
     try:
-        schema = importlib.import_module("dlrun.schema")
+        reference = importlib.import_module("dlrun.reference")
     except ImportError as exc:
-        raise PluginError(f"the config reference needs dlrun.schema.reference_markdown(), which cannot be imported: {exc}")
-    function = getattr(schema, "reference_markdown", None)
+        raise PluginError(f"the config reference needs dlrun.reference.config_markdown(), which cannot be imported: {exc}")
+    function = getattr(reference, "config_markdown", None)
     if not callable(function):
-        raise PluginError("dlrun.schema has no function reference_markdown()")
+        raise PluginError("dlrun.reference has no function config_markdown()")
     text = function()
     if not isinstance(text, str) or not text.strip():
-        raise PluginError(f"dlrun.schema.reference_markdown() must return non-empty Markdown, got {type(text).__name__}")
-    check_tables(text, "dlrun.schema.reference_markdown()")
+        raise PluginError(f"dlrun.reference.config_markdown() must return non-empty Markdown, got {type(text).__name__}")
+    check_tables(text, "dlrun.reference.config_markdown()")
     return demote_headings(text, top=2)
 
 

@@ -28,14 +28,16 @@ def _registries() -> dict:
             "schedulers": SCHEDULERS, "losses": LOSSES, "metrics": METRICS, "callbacks": CALLBACKS}
 
 
-def rows(kind: str) -> list[tuple[str, str]]:
+def rows(kind: str) -> list[tuple[str, str, str]]:
+    """(name, source, description): source is dlrun, the package or module that registered it, or a folder."""
     if kind == "experiments":
-        return [(name, config.describe_yaml(path)) for name, path in config.list_experiments().items()]
+        shipped = config.shipped_experiments_dir()
+        return [(name, "dlrun" if path.parent == shipped else str(path.parent), config.describe_yaml(path))
+                for name, path in config.list_experiments().items()]
     if kind == "groups":
-        return [(g, ", ".join(sorted(p.stem for p in (config.conf_dir() / g).glob("*.yaml"))))
-                for g in config.group_names()]
+        return [(g, "", ", ".join(config.group_options(g))) for g in config.group_names()]
     registry = _registries()[kind]
-    return [(name, registry.describe(name)) for name in registry.names()]
+    return [(name, registry.source(name), registry.describe(name)) for name in registry.names()]
 
 
 def print_list(kind: str | None, kinds: tuple[str, ...]) -> None:
@@ -45,9 +47,10 @@ def print_list(kind: str | None, kinds: tuple[str, ...]) -> None:
     for k in [kind] if kind else kinds:
         table = Table(title=k, title_justify="left", show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold")
+        table.add_column(style="dim")
         table.add_column()
-        for name, text in rows(k):
-            table.add_row(name, text)
+        for name, source, text in rows(k):
+            table.add_row(name, source, text)
         console.print(table)
         if not kind:
             console.print()

@@ -43,14 +43,18 @@ def _strip_debug(args: list[str]) -> list[str]:
     return [a for a in args if a != "--debug"]
 
 
-@app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
-          version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from dlrun import __version__
 
         print(f"dlrun {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     _state["debug"] = _state["debug"] or debug
 
 
@@ -59,17 +63,12 @@ def train(ctx: typer.Context) -> None:
     """Train: every Hydra argument passes through (+experiment=NAME, key=value, -m, --cfg job, hydra.run.dir=...)."""
     args = _strip_debug(list(ctx.args))
     from dlrun import config
+    from dlrun.hydra_app import run_hydra, run_once
 
-    if not config.hydra_only(args) and not config.is_multirun(args):
-        try:  # check before Hydra creates a run directory, so bad input leaves nothing behind
-            from dlrun.validate import validate
-
-            validate(config.compose(config.overrides_of(args)))
-        except DlrunError as exc:
-            fail(exc)
-    from dlrun.hydra_app import run_hydra
-
-    run_hydra(args, fail)
+    if config.hydra_only(args) or config.is_multirun(args) or config.overrides_of(args) != args:
+        run_hydra(args, fail)  # a sweep, a question for Hydra (--cfg job, --help), or Hydra's own flags
+    else:
+        run_once(args, fail)
 
 
 @app.command(context_settings=PASSTHROUGH)

@@ -177,7 +177,10 @@ def compose(overrides: list[str] | None = None, return_hydra_config: bool = Fals
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from dlrun.plugins import load_entry_points
+
     overrides = list(overrides or [])
+    load_entry_points()  # installed plugins' components are options of their groups (model=my_net)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="train"):
@@ -194,7 +197,7 @@ def explain_compose_error(exc: Exception, overrides: list[str]) -> ConfigError:
     missing = re.search(r"Could not find '([^']+)/([^']+)'", text)
     if missing:
         group, name = missing.groups()
-        options = re.findall(r"^\t(\S+)$", text, flags=re.M) or _group_options(group)
+        options = re.findall(r"^\t(\S+)$", text, flags=re.M) or group_options(group)
         kind = "experiment" if group == "experiment" else group
         return ConfigError(
             f"unknown {kind} '{name}'. Known: {', '.join(options) or '(none)'}.{did_you_mean(name, options)}"
@@ -216,11 +219,17 @@ def _override_key(override: str) -> str:
     return override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
 
 
-def _group_options(group: str) -> list[str]:
+def group_options(group: str) -> list[str]:
+    """The options of a config group: dlrun's files, ./conf/<group>/ files and installed plugins' options."""
     if group == "experiment":
         return list(list_experiments())
-    folder = conf_dir() / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    found = {p.stem for folder in (conf_dir() / group, Path.cwd() / "conf" / group) if folder.is_dir()
+             for p in folder.glob("*.yaml")}
+    from hydra.core.config_store import ConfigStore
+
+    stored = ConfigStore.instance().repo.get(group, {})
+    found |= {name.removesuffix(".yaml") for name in stored if isinstance(name, str)}
+    return sorted(found)
 
 
 def group_names() -> list[str]:

@@ -23,6 +23,7 @@ _last_sweep: dict = {}  # what SweepSummary found at the end of the sweep (it ru
 
 
 def run_hydra(args: list[str], fail: Callable[[DlrunError], None]) -> None:
+    """A sweep (`-m`) or a question for Hydra (`--cfg job`, `--help`...), through Hydra's own entry point."""
     import hydra
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -30,38 +31,98 @@ def run_hydra(args: list[str], fail: Callable[[DlrunError], None]) -> None:
 
     @hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")
     def entry(cfg: DictConfig) -> float | None:
-        from dlrun.train import train
-
         hc = HydraConfig.get()
-
-        def run() -> float | None:
-            if needs_launch(cfg):  # device.count > 1 and not yet inside a distributed job: start the workers
-                return launch_workers(cfg, list(hc.overrides.task), hc.runtime.output_dir)
-            return train(cfg, hc.runtime.output_dir)
-
-        if hc.mode != RunMode.MULTIRUN:
-            try:
-                return run()
-            except DlrunError as exc:
-                fail(exc)
-            except Exception as exc:
-                from dlrun.device.distributed import lost_peer
-
-                lost = lost_peer(exc)  # a worker whose peer died: one line; torchrun reports the cause
-                if lost is None:
-                    raise
-                fail(lost)
+        if hc.mode != RunMode.MULTIRUN:  # --cfg, --info... print and return before this; a plain run is run_once's
+            return run_job_reporting(cfg, None, fail)
         try:
-            return run()
+            return run_job_in(cfg, None)
         except Exception as exc:  # noqa: BLE001 - one bad job must not end the sweep
             record_failure(Path(hc.runtime.output_dir), str(hc.job.num), list(hc.overrides.task), exc)
             return None
 
+    from dlrun.plugins import load_entry_points
+
+    try:
+        load_entry_points()  # installed plugins' components are options of their groups (model=my_net)
+    except DlrunError as exc:
+        fail(exc)
     sys.argv = ["dlrun"] + args
     _last_sweep.clear()
     entry()
     if _last_sweep.get("jobs") and len(_last_sweep["failed"]) == _last_sweep["jobs"]:
         raise SystemExit(_last_sweep["failed"][0].get("exit_code", 1))
+
+
+def run_once(overrides: list[str], fail: Callable[[DlrunError], None]) -> None:
+    """One run, its config composed once: composed (with Hydra's node) and checked before Hydra makes the run
+    directory, so bad input leaves nothing behind and takes well under a second; then the job runs in Hydra's
+    own job runner (run directory, .hydra/ files, logging, callbacks) with the config already checked."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.utils import configure_log, run_job
+    from hydra.types import HydraContext, RunMode
+    from omegaconf import open_dict
+
+    from dlrun.config import explain_compose_error
+    from dlrun.plugins import load_entry_points
+    from dlrun.validate import validate
+
+    GlobalHydra.instance().clear()
+    hydra = Hydra.create_main_hydra2(task_name="train", config_search_path=create_config_search_path(str(conf_dir())))
+    try:
+        load_entry_points()  # installed plugins' components are options of their groups (model=my_net)
+        try:
+            cfg = hydra.compose_config("config", overrides, run_mode=RunMode.RUN)
+        except Exception as exc:  # noqa: BLE001 - every Hydra failure becomes one clear line
+            raise explain_compose_error(exc, overrides) from exc
+        job_cfg = cfg.copy()
+        with open_dict(job_cfg):
+            del job_cfg["hydra"]
+        checked = validate(job_cfg)
+    except DlrunError as exc:
+        GlobalHydra.instance().clear()
+        fail(exc)
+        return
+    configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
+    with open_dict(cfg):
+        cfg.hydra.mode = RunMode.RUN
+    callbacks = Callbacks(cfg)
+    callbacks.on_run_start(config=cfg, config_name="config")
+    result = run_job(hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+                     task_function=lambda task_cfg: run_job_reporting(task_cfg, checked, fail), config=cfg,
+                     job_dir_key="hydra.run.dir", job_subdir_key=None)
+    callbacks.on_run_end(config=cfg, config_name="config", job_return=result)
+    _ = result.return_value  # raises what the job raised (a DlrunError was reported and exited already)
+
+
+def run_job_in(cfg, checked) -> float | None:
+    """The job: start the workers (device.count > 1, not yet inside a distributed job) or train here."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    if needs_launch(cfg):
+        return launch_workers(cfg, list(hc.overrides.task), hc.runtime.output_dir)
+    from dlrun.train import train
+
+    return train(cfg, hc.runtime.output_dir, checked=checked)
+
+
+def run_job_reporting(cfg, checked, fail: Callable[[DlrunError], None]) -> float | None:
+    """A single run's job: a DlrunError (or a lost peer, in a distributed job) is one line and its exit code."""
+    try:
+        return run_job_in(cfg, checked)
+    except DlrunError as exc:
+        fail(exc)
+    except Exception as exc:
+        from dlrun.device.distributed import lost_peer
+
+        lost = lost_peer(exc)  # a worker whose peer died: one line; torchrun reports the cause
+        if lost is None:
+            raise
+        fail(lost)
+    return None
 
 
 def one_line(exc: BaseException) -> str:

@@ -8,7 +8,7 @@
 A field's name, type, default, range and one-line doc live in its declaration. From the schemas come:
 the check of a composed config (`check`: unknown keys with a did-you-mean, wrong types, values out of
 range, one line each), the YAML files of `conf/` (`render_yaml`, written by `python -m dlrun.conf_files`
-and compared by a test, so they cannot drift) and the config reference of the docs (`reference_markdown`).
+and compared by a test, so they cannot drift) and the config reference of the docs (`dlrun.reference`).
 
 This module imports no torch: checking a config takes a fraction of a second.
 """
@@ -59,6 +59,8 @@ def defaults(schema: type) -> dict:
 
 
 def plain(value: Any) -> Any:
+    if value is MISSING:
+        return "???"  # OmegaConf's mandatory value: a required key the user must set
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, (list, tuple)):
@@ -229,7 +231,7 @@ def type_text(hint: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return "|".join(type_text(a) for a in args)
     if origin is typing.Literal:
-        return "|".join("null" if a is None else str(a) for a in args)
+        return "|".join(dict.fromkeys("null" if a is None else str(a) for a in args))  # 32 and "32" show once
     if hint is type(None):
         return "null"
     if origin in (list, tuple):
@@ -298,8 +300,11 @@ def header_lines(text: str) -> list[str]:
 # ---------------------------------------------------------------- the schemas' own docs
 
 def first_line(schema: type) -> str:
+    """The first sentence or paragraph of a schema's docstring, on one line ("" for dataclass' generated doc)."""
     doc = (schema.__doc__ or "").strip()
-    return doc.splitlines()[0] if doc and not doc.startswith(schema.__name__ + "(") else ""
+    if not doc or doc.startswith(schema.__name__ + "("):
+        return ""
+    return " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())
 
 
 def reference_rows(schema: type, prefix: str = "") -> list[tuple[str, str, str, str]]:

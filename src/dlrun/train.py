@@ -30,19 +30,20 @@ from dlrun.rundir.checkpoints import load_checkpoint, resolve_checkpoint, restor
 from dlrun.tasks import build_task
 from dlrun.trainer import Trainer
 from dlrun.trainer.loop import seed_everything
-from dlrun.validate import validate
+from dlrun.validate import Checked, validate
 
 log = logging.getLogger("dlrun")
 
 
-def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True) -> float | None:
+def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: Checked | None = None) -> float | None:
     """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor
-    (for K-fold, its mean over the folds: what a sweeper optimizes).
+    (for K-fold, its mean over the folds: what a sweeper optimizes). `checked` is `validate(cfg)` when the
+    caller has it already (`dlrun train` checks before making the run directory); otherwise it is checked here.
 
     In a multi-process job every process runs this; only rank 0 writes files.
     """
     run_dir = Path(run_dir)
-    checked = validate(cfg)
+    checked = checked or validate(cfg)
     if checked.cv.is_parent:  # K-fold: one run per fold in run_dir/fold_N, then the aggregate
         return cross_validate(cfg, checked, run_dir, progress, train)
     run_dir.mkdir(parents=True, exist_ok=True)
