@@ -80,20 +80,24 @@ def load_plugins(modules: list[str]) -> None:
 
 
 def store_plugin_options() -> None:
-    """Each component that is not dlrun's own and has no YAML option becomes `<group>/<name>` in Hydra's
-    ConfigStore: `name` plus its schema's defaults (or its factory's keyword defaults, without a schema)."""
+    """Each component that is not dlrun's own becomes `<group>/<name>` in Hydra's ConfigStore: `name` plus its
+    schema's defaults (or its factory's keyword defaults, without a schema), unless its package stored an option
+    of that name itself or the user has ./conf/<group>/<name>.yaml."""
     from hydra.core.config_store import ConfigStore
 
-    from dlrun.config import conf_dir
     from dlrun.groups import REGISTRIES
     from dlrun.schema import defaults, plain
 
     store = ConfigStore.instance()
     for group, registry in REGISTRIES.items():
+        stored = store.repo.get(group, {})
         for name in registry.names():
             component = registry.component(name)
-            if component.source == "dlrun" or (conf_dir() / group / f"{name}.yaml").is_file():
+            if component.source == "dlrun" or (Path.cwd() / "conf" / group / f"{name}.yaml").is_file():
                 continue
+            node = stored.get(f"{name}.yaml")
+            if node is not None and node.provider != component.source:
+                continue  # the package's own option
             if component.schema is not None:
                 keys = plain(defaults(component.schema))
             elif callable(component.factory):
