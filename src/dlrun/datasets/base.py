@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported by what builds tensors, so that the CSV checks of `dlrun train` stay light
+    import torch
 
 
 
@@ -115,7 +117,7 @@ class DataBundle:
     transform: Any = None  # a BatchTransform applied on the device to every batch (see datasets/images.py)
     loader: str = "memory"  # memory: index tensors on the device; dataloader: torch DataLoader with workers
     num_workers: int = 0
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    device: torch.device = field(default_factory=lambda: _cpu())
     # split -> naive forecaster -> its predictions of the split's targets, in data units (datasets/timeseries.py)
     naive_forecasts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
@@ -140,3 +142,9 @@ class DataBundle:
         if self.loader == "dataloader":
             return LoaderBatches(split, batch_size, train, seed, self.transform, self.device, self.num_workers, *shard)
         return TensorBatches(split, batch_size, train, seed, self.transform, *shard)
+
+
+def _cpu() -> torch.device:
+    import torch
+
+    return torch.device("cpu")
