@@ -35,7 +35,9 @@ COMMANDS = {
     "train: unknown name (model=mlpp)": (["train", "model=mlpp"], 2),
     "train: bad interpolation (model.hidden=${nope})": (["train", "model.hidden=${nope}"], 2),
     "train: bad recipe value (+experiment=auto_mpg dataset.target=mgp)": (
-        ["train", "+experiment=auto_mpg", "dataset.target=mgp"], 2),
+        ["train", "+experiment=auto_mpg", "dataset.target=mgp"],
+        2,
+    ),
     "show": (["show"], 0),
     "show +experiment=fashion_mnist_cnn": (["show", "+experiment=fashion_mnist_cnn"], 0),
     "list": (["list"], 0),
@@ -71,9 +73,14 @@ def main() -> None:
         verdict = "" if code is None else ("ok" if seconds < TARGET_S else "SLOW")
         print(f"{label:<68} {seconds:>9.3f} {seconds / base:>9.1f}  {verdict}")
     result = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "python": platform.python_version()},
-        "repeats": args.repeats, "target_s": TARGET_S,
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "repeats": args.repeats,
+        "target_s": TARGET_S,
         "median_s": {label: round(seconds, 3) for label, seconds, _ in rows},
         "ratio_to_python": {label: round(seconds / base, 2) for label, seconds, _ in rows},
     }

@@ -19,8 +19,23 @@ def installed(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("plugin")
     shutil.copytree(PACKAGE, work / "src")  # pip's build writes build/ and egg-info next to the sources
     site = work / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(work / "src")], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(work / "src"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return site
 
 
@@ -45,8 +60,16 @@ def test_an_installed_plugin_package_adds_a_config_option_that_trains(installed,
     assert too_small.stderr.strip() == "dlrun: error: model.width must be >= 1, got 0"
     assert not (tmp_path / "outputs").exists()  # bad input leaves no run behind
 
-    run = cli_subprocess("train", "model=square_net", "model.width=32", "dataset=iris", "trainer.max_epochs=30",
-                         "logger=none", "hydra.run.dir=run", env=env)
+    run = cli_subprocess(
+        "train",
+        "model=square_net",
+        "model.width=32",
+        "dataset=iris",
+        "trainer.max_epochs=30",
+        "logger=none",
+        "hydra.run.dir=run",
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.6  # three balanced classes: chance and the majority class are 0.33

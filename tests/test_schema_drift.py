@@ -6,15 +6,20 @@ import pytest
 
 from dlrun import conf_files
 from dlrun.config import compose, group_options, list_experiments
+from dlrun.errors import DataError
 from dlrun.groups import REGISTRIES, SCHEMAS
 from dlrun.reference import config_markdown
 from dlrun.registry import factory_parameters
-from dlrun.errors import DataError
 from dlrun.validate import resolve, validate
 
 # what the engine passes to each group's factories before the config's keys
-INJECTED = {"dataset": [], "model": ["info"], "task": ["cfg", "info"], "optimizer": ["params"],
-            "scheduler": ["optimizer", "max_epochs"]}
+INJECTED = {
+    "dataset": [],
+    "model": ["info"],
+    "task": ["cfg", "info"],
+    "optimizer": ["params"],
+    "scheduler": ["optimizer", "max_epochs"],
+}
 
 
 def test_the_yaml_files_are_the_ones_the_schemas_write(capsys):
@@ -32,7 +37,7 @@ def test_every_factory_takes_exactly_its_schemas_keys_without_defaults_of_its_ow
         names = [p.name for p in params]
         assert names[: len(INJECTED[group])] == INJECTED[group], f"{group}={name}: {names}"
         keys = {f.name for f in fields(component.schema)} - set(registry.engine_keys)
-        assert set(names[len(INJECTED[group]):]) == keys, f"{group}={name}"
+        assert set(names[len(INJECTED[group]) :]) == keys, f"{group}={name}"
         defaulted = [p.name for p in params if p.default is not p.empty]
         assert not defaulted, f"{group}={name}: defaults belong in the schema, not the signature: {defaulted}"
 

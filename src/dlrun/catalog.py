@@ -24,16 +24,26 @@ def _registries() -> dict:
     from dlrun.tasks import TASKS
 
     load_builtin()
-    return {"datasets": DATASETS, "models": MODELS, "tasks": TASKS, "optimizers": OPTIMIZERS,
-            "schedulers": SCHEDULERS, "losses": LOSSES, "metrics": METRICS, "callbacks": CALLBACKS}
+    return {
+        "datasets": DATASETS,
+        "models": MODELS,
+        "tasks": TASKS,
+        "optimizers": OPTIMIZERS,
+        "schedulers": SCHEDULERS,
+        "losses": LOSSES,
+        "metrics": METRICS,
+        "callbacks": CALLBACKS,
+    }
 
 
 def rows(kind: str) -> list[tuple[str, str, str]]:
     """(name, source, description): source is dlrun, the package or module that registered it, or a folder."""
     if kind == "experiments":
         shipped = config.shipped_experiments_dir()
-        return [(name, "dlrun" if path.parent == shipped else str(path.parent), config.describe_yaml(path))
-                for name, path in config.list_experiments().items()]
+        return [
+            (name, "dlrun" if path.parent == shipped else str(path.parent), config.describe_yaml(path))
+            for name, path in config.list_experiments().items()
+        ]
     if kind == "groups":
         return [(g, "", ", ".join(config.group_options(g))) for g in config.group_names()]
     registry = _registries()[kind]

@@ -21,8 +21,18 @@ app = typer.Typer(
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 _state = {"debug": False}
 
-LIST_KINDS = ("experiments", "datasets", "models", "tasks", "optimizers", "schedulers", "losses", "metrics",
-              "callbacks", "groups")
+LIST_KINDS = (
+    "experiments",
+    "datasets",
+    "models",
+    "tasks",
+    "optimizers",
+    "schedulers",
+    "losses",
+    "metrics",
+    "callbacks",
+    "groups",
+)
 
 
 def _debug() -> bool:
@@ -52,9 +62,12 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
-          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     _state["debug"] = _state["debug"] or debug
 
 
@@ -101,11 +114,16 @@ def list_(kind: Optional[str] = typer.Argument(None, help="One of: " + ", ".join
 
 
 @app.command("eval", context_settings=PASSTHROUGH)
-def eval_(ctx: typer.Context, path: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
-          split: str = typer.Option("test", help="Which split to evaluate: test, val or train."),
-          checkpoint: str = typer.Option("final", help="In a run directory: final (the weights the run ended with, "
-                                                     "as in its metrics.json), best or last."),
-          json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON.")) -> None:
+def eval_(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+    split: str = typer.Option("test", help="Which split to evaluate: test, val or train."),
+    checkpoint: str = typer.Option(
+        "final",
+        help="In a run directory: final (the weights the run ended with, as in its metrics.json), best or last.",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
     """Metrics of a saved run on a split (default: test). Extra key=value arguments override its config."""
     args = _strip_debug(list(ctx.args))
     from dlrun.evaluate import evaluate_run, print_metrics
@@ -118,15 +136,24 @@ def eval_(ctx: typer.Context, path: Path = typer.Argument(..., help="A run direc
 
 
 @app.command()
-def predict(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT",
-                                       help="A run directory or a checkpoint file of a run on a table (dataset=csv)."),
-            input_file: Path = typer.Argument(..., metavar="INPUT.csv",
-                                              help="New rows, written like the training file (same sep, header or "
-                                                   "names); the target column may be left out."),
-            output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the rows with their predictions "
-                                                                             "here (default: standard output)."),
-            checkpoint: str = typer.Option("final", help="In a run directory: final (the weights the run ended with), "
-                                                       "best or last.")) -> None:
+def predict(
+    run: Path = typer.Argument(
+        ...,
+        metavar="RUN_DIR_OR_CHECKPOINT",
+        help="A run directory or a checkpoint file of a run on a table (dataset=csv).",
+    ),
+    input_file: Path = typer.Argument(
+        ...,
+        metavar="INPUT.csv",
+        help="New rows, written like the training file (same sep, header or names); the target column may be left out.",
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Write the rows with their predictions here (default: standard output)."
+    ),
+    checkpoint: str = typer.Option(
+        "final", help="In a run directory: final (the weights the run ended with), best or last."
+    ),
+) -> None:
     """Predict new rows: the input rows plus the predicted class and probabilities, or values in original units."""
     from dlrun.predict import predict_table, write_table
 
@@ -140,18 +167,25 @@ def predict(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT",
 
 
 @app.command()
-def sample(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT",
-                                      help="A run directory or a checkpoint file of a vae, gan or cgan run."),
-           n: Optional[int] = typer.Option(None, "-n", help="How many images: samples (default 64), per class for a "
-                                           "CGAN without --class (default 10), interpolation steps (default 10), "
-                                           "or the manifold grid of a 2-D VAE (a square, default 400)."),
-           class_: Optional[str] = typer.Option(None, "--class", help="Only this class (index or name); CGAN only."),
-           interpolate: bool = typer.Option(False, "--interpolate", help="A row of images between two random "
-                                                                          "latent points."),
-           seed: int = typer.Option(0, "--seed", help="Seed of the latent vectors."),
-           output: Path = typer.Option(Path("samples.png"), "-o", "--output", help="Image file to write."),
-           checkpoint: str = typer.Option("final", help="In a run directory: final (the weights the run ended with), "
-                                                      "best or last.")) -> None:
+def sample(
+    run: Path = typer.Argument(
+        ..., metavar="RUN_DIR_OR_CHECKPOINT", help="A run directory or a checkpoint file of a vae, gan or cgan run."
+    ),
+    n: Optional[int] = typer.Option(
+        None,
+        "-n",
+        help="How many images: samples (default 64), per class for a "
+        "CGAN without --class (default 10), interpolation steps (default 10), "
+        "or the manifold grid of a 2-D VAE (a square, default 400).",
+    ),
+    class_: Optional[str] = typer.Option(None, "--class", help="Only this class (index or name); CGAN only."),
+    interpolate: bool = typer.Option(False, "--interpolate", help="A row of images between two random latent points."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the latent vectors."),
+    output: Path = typer.Option(Path("samples.png"), "-o", "--output", help="Image file to write."),
+    checkpoint: str = typer.Option(
+        "final", help="In a run directory: final (the weights the run ended with), best or last."
+    ),
+) -> None:
     """Generate images from a trained VAE, GAN or CGAN and save them as one grid."""
     from dlrun.sample import sample_grid
 
@@ -163,9 +197,11 @@ def sample(run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT",
 
 
 @app.command()
-def cp(experiment: str = typer.Argument(..., help="A shipped recipe (dlrun list experiments)."),
-       dest: Optional[Path] = typer.Argument(None, help="File or folder; default ./experiments/NAME.yaml."),
-       force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
+def cp(
+    experiment: str = typer.Argument(..., help="A shipped recipe (dlrun list experiments)."),
+    dest: Optional[Path] = typer.Argument(None, help="File or folder; default ./experiments/NAME.yaml."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
     """Copy a shipped recipe into ./experiments/ to edit it; `+experiment=NAME` then picks your copy."""
     from dlrun import catalog
 
@@ -177,11 +213,16 @@ def cp(experiment: str = typer.Argument(..., help="A shipped recipe (dlrun list 
 
 
 @app.command()
-def report(path: Path = typer.Argument(..., help="A sweep folder (multirun/...) or one run directory."),
-           metric: Optional[str] = typer.Option(None, "--metric", help="History key to compare and sort by "
-                                                "(val/accuracy, test/mae...); default: the runs' checkpoint monitor."),
-           fmt: str = typer.Option("table", "--format", help="table, markdown or csv."),
-           skip_first: int = typer.Option(0, "--skip-first", help="Leave the first N epochs out of the curves PNG.")) -> None:
+def report(
+    path: Path = typer.Argument(..., help="A sweep folder (multirun/...) or one run directory."),
+    metric: Optional[str] = typer.Option(
+        None,
+        "--metric",
+        help="History key to compare and sort by (val/accuracy, test/mae...); default: the runs' checkpoint monitor.",
+    ),
+    fmt: str = typer.Option("table", "--format", help="table, markdown or csv."),
+    skip_first: int = typer.Option(0, "--skip-first", help="Leave the first N epochs out of the curves PNG."),
+) -> None:
     """Compare the runs of a sweep: a table sorted by a metric (best marked, failed jobs listed) and a PNG of
     their validation curves written into the folder."""
     from dlrun.sweep_report import report as make_report
@@ -193,8 +234,10 @@ def report(path: Path = typer.Argument(..., help="A sweep folder (multirun/...) 
 
 
 @app.command()
-def tensorboard(logdir: Path = typer.Argument(Path("outputs"), help="Folder of runs (default: outputs)."),
-                port: int = typer.Option(6006, help="Port to serve on.")) -> None:
+def tensorboard(
+    logdir: Path = typer.Argument(Path("outputs"), help="Folder of runs (default: outputs)."),
+    port: int = typer.Option(6006, help="Port to serve on."),
+) -> None:
     """Start TensorBoard on a folder of runs."""
     if not logdir.exists():
         fail(DlrunError(f"no such folder: {logdir}"))

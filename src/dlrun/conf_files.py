@@ -4,9 +4,10 @@
     python -m dlrun.conf_files --check  # exit 1 and name the files that differ (a test runs this)
 
 Each component of a registry group (`conf/model/mlp.yaml`...) and the defaults file of each schema group
-(`conf/trainer/default.yaml`...) is generated, and so are the root keys of `config.yaml`: every key with its default and a comment giving its type,
-range and doc. Presets (`conf/device/cpu.yaml`: `defaults: [auto]` plus a few keys), the root `config.yaml`
-and the recipes in `experiments/` are written by hand and checked by composing them.
+(`conf/trainer/default.yaml`...) is generated, and so are the root keys of `config.yaml`: every key with its
+default and a comment giving its type, range and doc. Presets (`conf/device/cpu.yaml`: `defaults: [auto]` plus
+a few keys), the rest of the root `config.yaml` and the recipes in `experiments/` are written by hand and
+checked by composing them (tests/test_schema_drift.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def render_component(group: str, name: str) -> str:
     for f in nested:  # the overridden keys of a nested option, with that option's comments
         start = next(i for i, ln in enumerate(lines) if ln.startswith(f"{f.name}:"))
         option = REGISTRIES[f.metadata["group"]].schema(default_of(f)["name"])
-        lines[start + 1:start + 1] = render_fields(option, values[f.name], "  ")
+        lines[start + 1 : start + 1] = render_fields(option, values[f.name], "  ")
         lines[start] = comment_line("", f.name, "", f"dict: {f.metadata['doc']}")
     return "\n".join(_drop_flow_value(lines, [f.name for f in nested])) + "\n"
 
@@ -66,8 +67,7 @@ def render_schema(group: str) -> str:
 def render_root(current: str) -> str:
     """config.yaml with its root keys' lines written from `RootConfig` (the rest of the file is Hydra's)."""
     rendered = {ln.split(":", 1)[0]: ln for ln in render_fields(RootConfig, defaults(RootConfig))}
-    lines = [rendered.get(ln.split(":", 1)[0], ln) if ln and not ln[0].isspace() else ln
-             for ln in current.splitlines()]
+    lines = [rendered.get(ln.split(":", 1)[0], ln) if ln and not ln[0].isspace() else ln for ln in current.splitlines()]
     return "\n".join(lines) + "\n"
 
 
@@ -103,4 +103,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-

@@ -171,6 +171,7 @@ register_resolvers()
 
 # ---------------------------------------------------------------- composition and its errors
 
+
 def compose(overrides: list[str] | None = None, return_hydra_config: bool = False):
     """Compose the config as `dlrun train` would, turning Hydra's errors into one-line ConfigErrors."""
     from hydra import compose as hydra_compose
@@ -223,8 +224,12 @@ def group_options(group: str) -> list[str]:
     """The options of a config group: dlrun's files, ./conf/<group>/ files and installed plugins' options."""
     if group == "experiment":
         return list(list_experiments())
-    found = {p.stem for folder in (conf_dir() / group, Path.cwd() / "conf" / group) if folder.is_dir()
-             for p in folder.glob("*.yaml")}
+    found = {
+        p.stem
+        for folder in (conf_dir() / group, Path.cwd() / "conf" / group)
+        if folder.is_dir()
+        for p in folder.glob("*.yaml")
+    }
     from hydra.core.config_store import ConfigStore
 
     stored = ConfigStore.instance().repo.get(group, {})
@@ -276,8 +281,23 @@ def overrides_of(args: list[str]) -> list[str]:
         if skip:
             skip = False
             continue
-        if a in ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--package", "-p",
-                 "--experimental-rerun", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"):
+        if a in (
+            "--config-name",
+            "-cn",
+            "--config-path",
+            "-cp",
+            "--config-dir",
+            "-cd",
+            "--package",
+            "-p",
+            "--experimental-rerun",
+            "--cfg",
+            "-c",
+            "--info",
+            "-i",
+            "--shell-completion",
+            "-sc",
+        ):
             skip = a not in ("--shell-completion", "-sc")
             continue
         if a.startswith("-"):

@@ -25,8 +25,10 @@ def evaluate_run(path: str | Path, overrides: list[str], split: str = "test", pr
     batches = data.batches(split, max(int(cfg.trainer.batch_size), 512))
     if batches is None:
         if rows is not None and split == "test":
-            raise ConfigError(f"this run is fold {cfg.cv.fold} of a K-fold run: folds never see the test split "
-                              "(the parent's refit/ run measures it)")
+            raise ConfigError(
+                f"this run is fold {cfg.cv.fold} of a K-fold run: folds never see the test split "
+                "(the parent's refit/ run measures it)"
+            )
         raise ConfigError(f"this run has no {split} split")
     run = saved.load(data.info)
     metrics = run.task.evaluate(batches)

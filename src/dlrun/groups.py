@@ -13,8 +13,8 @@ from dlrun.loggers.config import LoggerConfig
 from dlrun.models.config import MODELS
 from dlrun.optimizers.config import OPTIMIZERS
 from dlrun.plots.config import PlotsConfig
-from dlrun.regularization.config import RegularizationConfig
 from dlrun.registry import Registry
+from dlrun.regularization.config import RegularizationConfig
 from dlrun.schedulers.config import SCHEDULERS
 from dlrun.schema import option
 from dlrun.tasks.config import TASKS
@@ -29,13 +29,19 @@ class RootConfig:
     name: str = option("default", "run name (recipes set it); runs go to outputs/<name>/<timestamp>/")
     seed: int = option(42, "seeds Python, NumPy and torch; the same seed on CPU gives the same metrics.json")
     plugins: list[str] = option([], "Python modules imported first, so the components they register can be named")
-    callbacks: list[Any] = option([], "extra callbacks, each {name: <registered callback>, <argument>: <value>, ...} "
-                                      "(`dlrun list callbacks`)")
+    callbacks: list[Any] = option(
+        [], "extra callbacks, each {name: <registered callback>, <argument>: <value>, ...} (`dlrun list callbacks`)"
+    )
 
 
 # groups whose options are components: conf/<group>/<name>.yaml holds `name: <name>` and the component's keys
-REGISTRIES: dict[str, Registry] = {"dataset": DATASETS, "model": MODELS, "task": TASKS, "optimizer": OPTIMIZERS,
-                                   "scheduler": SCHEDULERS}
+REGISTRIES: dict[str, Registry] = {
+    "dataset": DATASETS,
+    "model": MODELS,
+    "task": TASKS,
+    "optimizer": OPTIMIZERS,
+    "scheduler": SCHEDULERS,
+}
 
 # groups checked by one schema; the file named here holds the schema's defaults, the others are presets of it
 SCHEMAS: dict[str, tuple[type, str]] = {

@@ -90,9 +90,13 @@ def run_once(overrides: list[str], fail: Callable[[DlrunError], None]) -> None:
         cfg.hydra.mode = RunMode.RUN
     callbacks = Callbacks(cfg)
     callbacks.on_run_start(config=cfg, config_name="config")
-    result = run_job(hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-                     task_function=lambda task_cfg: run_job_reporting(task_cfg, checked, fail), config=cfg,
-                     job_dir_key="hydra.run.dir", job_subdir_key=None)
+    result = run_job(
+        hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+        task_function=lambda task_cfg: run_job_reporting(task_cfg, checked, fail),
+        config=cfg,
+        job_dir_key="hydra.run.dir",
+        job_subdir_key=None,
+    )
     callbacks.on_run_end(config=cfg, config_name="config", job_return=result)
     _ = result.return_value  # raises what the job raised (a DlrunError was reported and exited already)
 
@@ -136,8 +140,13 @@ def record_failure(job_dir: Path, job: str, overrides: list[str], exc: BaseExcep
     exc = raised_by_resolver(exc) or exc
     reason = one_line(exc)
     log.error("job %s failed: %s", job, reason, exc_info=None if isinstance(exc, DlrunError) else exc)
-    record = {"job": job, "overrides": overrides, "error": reason, "type": type(exc).__name__,
-              "exit_code": getattr(exc, "exit_code", 1)}
+    record = {
+        "job": job,
+        "overrides": overrides,
+        "error": reason,
+        "type": type(exc).__name__,
+        "exit_code": getattr(exc, "exit_code", 1),
+    }
     RunDir(job_dir).write_failure(record)
 
 
@@ -170,8 +179,11 @@ class SweepSummary(_HydraCallback):
         _last_sweep.update(jobs=len(jobs), failed=failed, dir=str(sweep_dir))
         if not jobs:
             return
-        print(f"sweep: {len(jobs) - len(failed)} of {len(jobs)} jobs succeeded in {sweep_dir}; "
-              f"compare them with: dlrun report {sweep_dir}", flush=True)
+        print(
+            f"sweep: {len(jobs) - len(failed)} of {len(jobs)} jobs succeeded in {sweep_dir}; "
+            f"compare them with: dlrun report {sweep_dir}",
+            flush=True,
+        )
         if failed:
             lines = [f"  job {f['job']} ({' '.join(f['overrides']) or 'no overrides'}): {f['error']}" for f in failed]
             print(f"failed jobs ({len(failed)}):\n" + "\n".join(lines), file=sys.stderr, flush=True)

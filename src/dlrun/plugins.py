@@ -52,8 +52,9 @@ def load_entry_points() -> None:
         try:
             ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin is one line naming it
-            raise ConfigError(f"cannot load plugin entry point '{ep.name}' ({ep.value}): "
-                              f"{type(exc).__name__}: {exc}") from None
+            raise ConfigError(
+                f"cannot load plugin entry point '{ep.name}' ({ep.value}): {type(exc).__name__}: {exc}"
+            ) from None
         finally:
             loading_source.reset(token)
         _loaded.add(ep.value)
@@ -101,8 +102,11 @@ def store_plugin_options() -> None:
             if component.schema is not None:
                 keys = plain(defaults(component.schema))
             elif callable(component.factory):
-                keys = {p.name: p.default for p in inspect.signature(component.factory).parameters.values()
-                        if p.default is not inspect.Parameter.empty}
+                keys = {
+                    p.name: p.default
+                    for p in inspect.signature(component.factory).parameters.values()
+                    if p.default is not inspect.Parameter.empty
+                }
             else:
                 continue
             store.store(group=group, name=name, node={"name": name, **keys}, provider=component.source)

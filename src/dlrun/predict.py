@@ -30,8 +30,10 @@ def predict_table(run: str | Path, input_path: str | Path, prefer: str = "final"
     saved = open_run(run, prefer)
     prep, config = saved.preprocessing, saved.state["config"]
     if "columns" not in prep:
-        raise ConfigError(f"dlrun predict needs a run trained on a table (dataset=csv); {run} was trained on "
-                          f"dataset '{config['dataset']['name']}'")
+        raise ConfigError(
+            f"dlrun predict needs a run trained on a table (dataset=csv); {run} was trained on "
+            f"dataset '{config['dataset']['name']}'"
+        )
     frame = read_table(input_path, TableFormat.of(config["dataset"]), optional=prep["target"])
     x = parse_columns(frame, prep["columns"], str(input_path))
     filled = [c["name"] for c in prep["columns"] if c["kind"] != "categorical" and x[c["name"]].isna().any()]

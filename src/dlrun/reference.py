@@ -33,9 +33,13 @@ def table(schema: type, skip: tuple[str, ...] = ()) -> str:
 
 
 def registry_section(group: str, registry: Registry) -> list[str]:
-    out = [f"## `{group}`", "",
-           f"Pick one with `{group}=NAME` (`dlrun list {registry.plural}`); each option's keys are set with "
-           f"`{group}.KEY=VALUE`.", ""]
+    out = [
+        f"## `{group}`",
+        "",
+        f"Pick one with `{group}=NAME` (`dlrun list {registry.plural}`); each option's keys are set with "
+        f"`{group}.KEY=VALUE`.",
+        "",
+    ]
     for name in registry.names():
         component = registry.component(name)
         out += [f"### `{group}={name}`", "", cell(component.doc) or "(no description)", ""]
@@ -44,8 +48,16 @@ def registry_section(group: str, registry: Registry) -> list[str]:
             continue
         skip = tuple(registry.engine_keys)
         if skip:
-            out += ["Keys read by the engine for every option of this group: " + ", ".join(f"`{k}`" for k in skip)
-                    + " (see the first option's table).", ""] if name != registry.names()[0] else []
+            out += (
+                [
+                    "Keys read by the engine for every option of this group: "
+                    + ", ".join(f"`{k}`" for k in skip)
+                    + " (see the first option's table).",
+                    "",
+                ]
+                if name != registry.names()[0]
+                else []
+            )
         out += [table(component.schema, skip=() if name == registry.names()[0] else skip), ""]
     return out
 

@@ -48,8 +48,9 @@ class Component:
 
 
 class Registry:
-    def __init__(self, kind: str, plural: str | None = None, group: str | None = None,
-                 engine_keys: tuple[str, ...] = ()):
+    def __init__(
+        self, kind: str, plural: str | None = None, group: str | None = None, engine_keys: tuple[str, ...] = ()
+    ):
         self.kind = kind
         self.plural = plural or kind + "s"
         self.group = group  # the config group whose options name these components (conf/<group>/)
@@ -71,8 +72,16 @@ class Registry:
 
         def decorator(factory: Callable) -> Callable:
             doc = inspect.getdoc(factory) or ""
-            self._add(Component(name or factory.__name__, schema, factory, doc.splitlines()[0] if doc else "",
-                                _source(factory), meta))
+            self._add(
+                Component(
+                    name or factory.__name__,
+                    schema,
+                    factory,
+                    doc.splitlines()[0] if doc else "",
+                    _source(factory),
+                    meta,
+                )
+            )
             return factory
 
         return decorator

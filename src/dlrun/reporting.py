@@ -34,8 +34,14 @@ def print_summary(results: dict, run_dir: Path, monitor: str) -> None:
         model = model_figures(results)
         console.print(baseline_table(model, found))
         for label, metric, mine, base in not_beaten(model, found):
-            log.warning("WARNING: the model does not beat the %s baseline on %s %s (%.4f vs %.4f)", label,
-                        found["split"], metric, mine, base)
+            log.warning(
+                "WARNING: the model does not beat the %s baseline on %s %s (%.4f vs %.4f)",
+                label,
+                found["split"],
+                metric,
+                mine,
+                base,
+            )
 
 
 def model_figures(results: dict) -> dict:

@@ -24,13 +24,22 @@ def class_index(value: str, class_names: list[str]) -> int:
     except ValueError:
         index = -1
     if not 0 <= index < len(class_names):
-        raise ConfigError(f"--class must be a class index 0..{len(class_names) - 1} or a class name "
-                          f"({', '.join(class_names)}), got '{value}'")
+        raise ConfigError(
+            f"--class must be a class index 0..{len(class_names) - 1} or a class name "
+            f"({', '.join(class_names)}), got '{value}'"
+        )
     return index
 
 
-def sample_grid(path: str | Path, n: int | None = None, class_: str | None = None, interpolate: bool = False,
-                seed: int = 0, output: str | Path = "samples.png", prefer: str = "final") -> str:
+def sample_grid(
+    path: str | Path,
+    n: int | None = None,
+    class_: str | None = None,
+    interpolate: bool = False,
+    seed: int = 0,
+    output: str | Path = "samples.png",
+    prefer: str = "final",
+) -> str:
     """Write a grid of generated images; returns a one-line description of what was written.
 
     Random samples (n, default 64); with --class, samples of that class (conditional models only); a
@@ -52,7 +61,9 @@ def sample_grid(path: str | Path, n: int | None = None, class_: str | None = Non
     run = load_run(path, prefer)
     task = run.task
     if not isinstance(task, GenerativeTask):
-        raise ConfigError(f"{path} is a {run.task_name} run: dlrun sample needs a generative run (task vae, gan or cgan)")
+        raise ConfigError(
+            f"{path} is a {run.task_name} run: dlrun sample needs a generative run (task vae, gan or cgan)"
+        )
     classes = task.num_classes
     label = None
     if class_ is not None:
@@ -83,8 +94,10 @@ def sample_grid(path: str | Path, n: int | None = None, class_: str | None = Non
         count = n or 400
         side = math.isqrt(count)
         if side * side != count:
-            raise ConfigError(f"-n must be a square number for the manifold grid of a 2-D latent space (e.g. 400 = "
-                              f"20x20), got {count}")
+            raise ConfigError(
+                f"-n must be a square number for the manifold grid of a 2-D latent space (e.g. 400 = "
+                f"20x20), got {count}"
+            )
         quantiles = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, side))
         z = torch.stack([torch.stack([x, y]) for y in quantiles.flip(0) for x in quantiles])  # top row: largest z2
         images, columns = task.generate(z), side

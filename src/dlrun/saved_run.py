@@ -78,12 +78,21 @@ class SavedRun:
         task = build_task(self.config, info)
         task.setup(self.device, None, None)
         restore_task(task, self.state, weights_only=True, source=self.checkpoint)
-        return LoadedRun(task, resolve_task_name(self.config.task.name, info), info, self.preprocessing, self.config,
-                         self.checkpoint, self.epoch, self.device)
+        return LoadedRun(
+            task,
+            resolve_task_name(self.config.task.name, info),
+            info,
+            self.preprocessing,
+            self.config,
+            self.checkpoint,
+            self.epoch,
+            self.device,
+        )
 
 
-def open_run(path: str | Path, prefer: str = "final", overrides: list[str] | None = None,
-             command: str = "eval") -> SavedRun:
+def open_run(
+    path: str | Path, prefer: str = "final", overrides: list[str] | None = None, command: str = "eval"
+) -> SavedRun:
     """Open the checkpoint of a run directory (or a checkpoint file) and compose its config.
 
     `overrides` (key=value) are merged in struct mode, so an unknown key fails as "bad override for <command>".

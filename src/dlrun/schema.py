@@ -24,12 +24,19 @@ from typing import Any
 
 from dlrun.errors import ConfigError, did_you_mean
 
-
 REQUIRED = MISSING  # option(REQUIRED, "...") declares a key without a default
 
 
-def option(default: Any, doc: str, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
-           lt: float | None = None, group: str | None = None) -> Any:
+def option(
+    default: Any,
+    doc: str,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    group: str | None = None,
+) -> Any:
     """A config key: its default, a one-line doc and an optional range (applied to a number, or to each number of
     a list). `group` marks a key whose value is an option of another config group (a GAN's optimizers)."""
     meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "group": group}
@@ -75,6 +82,7 @@ def hints(schema: type) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- checking values
+
 
 def check(schema: type, values: Any, where: str, skip: tuple[str, ...] = ()):
     """`values` (a mapping from the config) as an instance of `schema`, or one ConfigError naming the key."""
@@ -130,8 +138,12 @@ def check_range(value: Any, meta: dict, key: str) -> None:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
         ge, gt, le, lt = (meta.get(k) for k in ("ge", "gt", "le", "lt"))
-        if (ge is not None and v < ge) or (gt is not None and v <= gt) or (le is not None and v > le) or (
-                lt is not None and v >= lt):
+        if (
+            (ge is not None and v < ge)
+            or (gt is not None and v <= gt)
+            or (le is not None and v > le)
+            or (lt is not None and v >= lt)
+        ):
             raise ConfigError(f"{key} must be {range_text(meta)}, got {value!r}")
 
 
@@ -179,7 +191,8 @@ def matches_type(value: Any, hint: Any) -> bool:
         return any(matches_type(value, a) for a in args)
     if origin is typing.Literal:
         return any(value == a and type(value) is type(a) for a in args) or (
-            isinstance(value, int) and not isinstance(value, bool) and value in args)
+            isinstance(value, int) and not isinstance(value, bool) and value in args
+        )
     if hint is type(None):
         return value is None
     if hint is bool:
@@ -218,8 +231,14 @@ def type_name(hint: Any) -> str:
         return f"a list of {type_name(args[0])}" if args else "a list"
     if origin is dict:
         return "a mapping"
-    words = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
-             Any: "any value"}
+    words = {
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        str: "a string",
+        dict: "a mapping",
+        Any: "any value",
+    }
     if hint in words:
         return words[hint]
     return f"a mapping ({hint.__name__})" if dataclasses.is_dataclass(hint) else getattr(hint, "__name__", str(hint))
@@ -299,6 +318,7 @@ def header_lines(text: str) -> list[str]:
 
 # ---------------------------------------------------------------- the schemas' own docs
 
+
 def first_line(schema: type) -> str:
     """The first sentence or paragraph of a schema's docstring, on one line ("" for dataclass' generated doc)."""
     doc = (schema.__doc__ or "").strip()
@@ -321,6 +341,7 @@ def reference_rows(schema: type, prefix: str = "") -> list[tuple[str, str, str, 
             rows.append((prefix + f.name, kind, "", doc_of(f)))
             rows += reference_rows(nested, prefix + f.name + ".")
         else:
-            rows.append((prefix + f.name, kind, "required" if default is MISSING else yaml_value(plain(default)),
-                         doc_of(f)))
+            rows.append(
+                (prefix + f.name, kind, "required" if default is MISSING else yaml_value(plain(default)), doc_of(f))
+            )
     return rows

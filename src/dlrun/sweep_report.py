@@ -70,8 +70,11 @@ def load_run(path: Path, root: Path) -> Run:
     run = Run(name, path, overrides, monitor)
     run.metrics = files.read_metrics()
     if run.metrics is not None:
-        run.monitor = run.monitor or (run.metrics.get("cv") or {}).get("monitor") or next(
-            (k for k in run.metrics.get("best", {}) if k != "epoch"), None)
+        run.monitor = (
+            run.monitor
+            or (run.metrics.get("cv") or {}).get("monitor")
+            or next((k for k in run.metrics.get("best", {}) if k != "epoch"), None)
+        )
     elif (failure := files.read_failure()) is not None:
         run.error = failure["error"]
     return run
@@ -112,12 +115,25 @@ def collect(root: Path, metric: str | None) -> tuple[list[Run], str, str]:
         measure(run, metric)
     finished = [r for r in runs if r.metrics is not None]
     if finished and all(r.value is None for r in finished):
-        known = sorted({k for r in finished for row in r.metrics.get("history", [])[:1] for k in row
-                        if k.startswith(("train/", "val/"))} | {f"test/{k}" for r in finished for k in r.metrics.get("test", {})})
+        known = sorted(
+            {
+                k
+                for r in finished
+                for row in r.metrics.get("history", [])[:1]
+                for k in row
+                if k.startswith(("train/", "val/"))
+            }
+            | {f"test/{k}" for r in finished for k in r.metrics.get("test", {})}
+        )
         raise ConfigError(f"metric '{metric}' is in none of the runs; known: {', '.join(known)}")
     sign = 1 if mode == "min" else -1
-    runs.sort(key=lambda r: (r.metrics is None, r.value is None or math.isnan(r.value),
-                             sign * r.value if r.value is not None and not math.isnan(r.value) else 0.0))
+    runs.sort(
+        key=lambda r: (
+            r.metrics is None,
+            r.value is None or math.isnan(r.value),
+            sign * r.value if r.value is not None and not math.isnan(r.value) else 0.0,
+        )
+    )
     if runs[0].value is not None and not math.isnan(runs[0].value):
         runs[0].best = True
     return runs, metric, mode
@@ -155,8 +171,18 @@ def rows(runs: list[Run], metric: str) -> tuple[list[str], list[list[str]]]:
     differ = [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
     test_keys = list(dict.fromkeys(k for r in runs if r.metrics for k in (r.metrics.get("test") or {})))
     has_baseline = any(r.metrics and r.metrics.get("baselines") for r in runs)
-    header = ["best", "run", *differ, metric, "best epoch", "epochs", *[f"test/{k}" for k in test_keys],
-              *(["baseline"] if has_baseline else []), "wall time (s)", "status"]
+    header = [
+        "best",
+        "run",
+        *differ,
+        metric,
+        "best epoch",
+        "epochs",
+        *[f"test/{k}" for k in test_keys],
+        *(["baseline"] if has_baseline else []),
+        "wall time (s)",
+        "status",
+    ]
     body = []
     for r in runs:
         m = r.metrics or {}
@@ -167,34 +193,55 @@ def rows(runs: list[Run], metric: str) -> tuple[list[str], list[list[str]]]:
         if cv:
             epochs = f"{epochs} x {cv['folds']} folds" + (f" + {m['refit']['epochs']} refit" if m.get("refit") else "")
         test = [_fmt((m.get("test") or {}).get(k)) for k in test_keys]
-        body.append(["*" if r.best else "", r.name, *[_short(r.overrides.get(k, "-")) for k in differ], value,
-                     "-" if best_epoch is None else str(best_epoch), "-" if epochs is None else str(epochs), *test,
-                     *([_baseline(m, metric)] if has_baseline else []), _fmt(m.get("wall_time_s"), 1), r.status])
+        body.append(
+            [
+                "*" if r.best else "",
+                r.name,
+                *[_short(r.overrides.get(k, "-")) for k in differ],
+                value,
+                "-" if best_epoch is None else str(best_epoch),
+                "-" if epochs is None else str(epochs),
+                *test,
+                *([_baseline(m, metric)] if has_baseline else []),
+                _fmt(m.get("wall_time_s"), 1),
+                r.status,
+            ]
+        )
     return header, body
 
 
-def plot_curves(runs: list[Run], metric: str, header: list[str], body: list[list[str]], path: Path,
-                skip_first: int = 0) -> Path | None:
+def plot_curves(
+    runs: list[Run], metric: str, header: list[str], body: list[list[str]], path: Path, skip_first: int = 0
+) -> Path | None:
     """All runs' validation curves of `metric` on one set of axes (the books' comparisons)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    drawn = [(r, row) for r, row in zip(runs, body) if r.curve[skip_first:]]
+    drawn = [(r, row) for r, row in zip(runs, body, strict=False) if r.curve[skip_first:]]
     if not drawn:
         return None
-    differ = header[2:header.index(metric)]
+    differ = header[2 : header.index(metric)]
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for run, row in drawn:
-        label = ", ".join(f"{k}={v}" for k, v in zip(differ, row[2:2 + len(differ)])) or run.name
+        label = ", ".join(f"{k}={v}" for k, v in zip(differ, row[2 : 2 + len(differ)], strict=False)) or run.name
         points = run.curve[skip_first:]
-        ax.plot([e for e, _ in points], [v for _, v in points], "-", label=f"{run.name}: {label}"[:70],
-                linewidth=2.2 if run.best else 1.2, marker="o" if len(points) < 25 else None, markersize=3)
+        ax.plot(
+            [e for e, _ in points],
+            [v for _, v in points],
+            "-",
+            label=f"{run.name}: {label}"[:70],
+            linewidth=2.2 if run.best else 1.2,
+            marker="o" if len(points) < 25 else None,
+            markersize=3,
+        )
     curve_key = metric if not metric.startswith("test/") else (drawn[0][0].monitor or metric)
     ax.set_xlabel("epoch")
     ax.set_ylabel(curve_key)
-    ax.set_title(f"{curve_key} by epoch ({len(drawn)} runs" + (f", first {skip_first} epochs skipped)" if skip_first else ")"))
+    ax.set_title(
+        f"{curve_key} by epoch ({len(drawn)} runs" + (f", first {skip_first} epochs skipped)" if skip_first else ")")
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

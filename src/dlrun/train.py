@@ -15,13 +15,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import dlrun
+from dlrun.baselines import baselines
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
 from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
 from dlrun.loggers import build_logger
 from dlrun.loggers.hparams import flat_hparams
-from dlrun.baselines import baselines
 from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
@@ -61,8 +61,17 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     channels_last = use_channels_last(checked.device, device, task.models, task.autocast_dtype)
     if channels_last and data.transform is not None:
         data.transform.memory_format = torch.channels_last
-    log.info("%s on %s x %d: %s, %d parameters, %d/%d/%d train/val/test rows", cfg.name, device, distributed.world(),
-             type(task).__name__, task.parameter_count(), len(data.train), len(data.val or []), len(data.test or []))
+    log.info(
+        "%s on %s x %d: %s, %d parameters, %d/%d/%d train/val/test rows",
+        cfg.name,
+        device,
+        distributed.world(),
+        type(task).__name__,
+        task.parameter_count(),
+        len(data.train),
+        len(data.val or []),
+        len(data.test or []),
+    )
 
     if main:
         summary = model_summary(dict(task.models), task.summary_inputs(next(iter(data.batches("train", 2)))[0]))
@@ -76,8 +85,11 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
     callbacks += [CSVLogger(), logger] if main else []
 
-    meta = {"config": _plain(cfg), "data": {"preprocessing": data.preprocessing, "info": asdict(data.info)},
-            "dlrun_version": dlrun.__version__}
+    meta = {
+        "config": _plain(cfg),
+        "data": {"preprocessing": data.preprocessing, "info": asdict(data.info)},
+        "dlrun_version": dlrun.__version__,
+    }
     trainer = Trainer(tcfg, run_dir, cfg.seed, [c for c in callbacks if c is not None], meta=meta, progress=progress)
     trainer.keep_global_batch = checked.device.keep_global_batch
     if resume:
@@ -96,9 +108,18 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     history = trainer.fit(task, data)
     test = task.evaluate(data.batches("test", trainer.eval_batch_size)) if data.test is not None else {}
     shown = "test" if data.test is not None else "val"  # the split the pictures show
-    predicted = task.predict(data.batches(shown, trainer.eval_batch_size)) if hasattr(task, "predict") and data.split(shown) else None
-    results = {"history": history, "best": checkpoint.best(), "test": test,
-               "baselines": baselines(task, data, cfg.seed), "wall_time_s": time.perf_counter() - started}
+    predicted = (
+        task.predict(data.batches(shown, trainer.eval_batch_size))
+        if hasattr(task, "predict") and data.split(shown)
+        else None
+    )
+    results = {
+        "history": history,
+        "best": checkpoint.best(),
+        "test": test,
+        "baselines": baselines(task, data, cfg.seed),
+        "wall_time_s": time.perf_counter() - started,
+    }
     if main:
         RunDir(run_dir).write_metrics(results)
         pictures = draw_run(checked.plots, run_dir, results, task, data, shown, predicted)

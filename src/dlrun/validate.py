@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -18,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from dlrun.callbacks.base import check_extra_callbacks
 from dlrun.cv.config import CVConfig
 from dlrun.device.config import DeviceConfig
-from dlrun.errors import raised_by_resolver, CheckpointError, ConfigError, did_you_mean
+from dlrun.errors import ConfigError, did_you_mean, raised_by_resolver
 from dlrun.groups import REGISTRIES, SCHEMAS, RootConfig
 from dlrun.loggers.config import LoggerConfig
 from dlrun.plots.config import PlotsConfig
@@ -58,8 +57,10 @@ def interpolation_error(exc: OmegaConfBaseException, cfg: DictConfig) -> ConfigE
     if missing:
         target = message.split("'")[1]
         keys = _leaf_keys(cfg)
-        return ConfigError(f"{key}: the interpolation {written or '${' + target + '}'} names no config key "
-                           f"'{target}'.{did_you_mean(target, keys)}")
+        return ConfigError(
+            f"{key}: the interpolation {written or '${' + target + '}'} names no config key "
+            f"'{target}'.{did_you_mean(target, keys)}"
+        )
     return ConfigError(f"{key}: cannot resolve {written or 'its value'}: {message}")
 
 

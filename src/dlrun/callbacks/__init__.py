@@ -6,11 +6,23 @@ The built-in ones are configured under `trainer` and `logger`; more come from th
 
 from dlrun.callbacks.base import CALLBACKS, Callback, build_extra_callbacks, check_extra_callbacks
 
-__all__ = ["CALLBACKS", "Callback", "build_extra_callbacks", "check_extra_callbacks", "CSVLogger", "EarlyStopping",
-           "ModelCheckpoint", "SchedulerStep"]
+__all__ = [
+    "CALLBACKS",
+    "Callback",
+    "build_extra_callbacks",
+    "check_extra_callbacks",
+    "CSVLogger",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "SchedulerStep",
+]
 
-_LAZY = {"CSVLogger": "csv_logger", "EarlyStopping": "early_stopping", "ModelCheckpoint": "checkpoint",
-         "SchedulerStep": "lr_scheduler"}
+_LAZY = {
+    "CSVLogger": "csv_logger",
+    "EarlyStopping": "early_stopping",
+    "ModelCheckpoint": "checkpoint",
+    "SchedulerStep": "lr_scheduler",
+}
 
 
 def __getattr__(name: str):

@@ -11,12 +11,21 @@ if TYPE_CHECKING:
     from dlrun.trainer.loop import Trainer
 
 CALLBACKS = Registry("callback")
-CALLBACKS.add_lazy("early_stopping", "dlrun.callbacks.early_stopping:EarlyStopping",
-                   "Stop when a monitored metric stops improving; optionally restore the best weights.")
-CALLBACKS.add_lazy("model_checkpoint", "dlrun.callbacks.checkpoint:ModelCheckpoint",
-                   "Write checkpoints/last.pt every epoch and checkpoints/best.pt when the monitor improves.")
-CALLBACKS.add_lazy("csv_logger", "dlrun.callbacks.csv_logger:CSVLogger",
-                   "Append each epoch's logs to history.csv in the run directory.")
+CALLBACKS.add_lazy(
+    "early_stopping",
+    "dlrun.callbacks.early_stopping:EarlyStopping",
+    "Stop when a monitored metric stops improving; optionally restore the best weights.",
+)
+CALLBACKS.add_lazy(
+    "model_checkpoint",
+    "dlrun.callbacks.checkpoint:ModelCheckpoint",
+    "Write checkpoints/last.pt every epoch and checkpoints/best.pt when the monitor improves.",
+)
+CALLBACKS.add_lazy(
+    "csv_logger",
+    "dlrun.callbacks.csv_logger:CSVLogger",
+    "Append each epoch's logs to history.csv in the run directory.",
+)
 
 
 class Callback:

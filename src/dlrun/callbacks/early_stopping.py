@@ -16,8 +16,14 @@ class EarlyStopping(Callback):
 
     priority = 20
 
-    def __init__(self, monitor: str = "val/loss", mode: str = "auto", patience: int | None = 5,
-                 min_delta: float = 0.0, restore_best: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val/loss",
+        mode: str = "auto",
+        patience: int | None = 5,
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+    ):
         self.monitor = Monitor(monitor, mode, "trainer.early_stopping", min_delta)
         self.patience, self.restore_best = patience, restore_best
         self.wait = 0
@@ -37,19 +43,33 @@ class EarlyStopping(Callback):
         if self.patience is not None and self.wait > self.patience:
             self.stopped_epoch = epoch
             trainer.should_stop = True
-            log.info("early stopping at epoch %d: %s has not improved for %d epochs (best %.6g at epoch %d)",
-                     epoch, self.monitor.key, self.wait, self.monitor.best, self.monitor.best_epoch)
+            log.info(
+                "early stopping at epoch %d: %s has not improved for %d epochs (best %.6g at epoch %d)",
+                epoch,
+                self.monitor.key,
+                self.wait,
+                self.monitor.best,
+                self.monitor.best_epoch,
+            )
 
     def on_fit_end(self, trainer):
         if self.restore_best and self.best_weights is not None and self.monitor.best_epoch != trainer.epoch:
             for name in trainer.task.models:
                 trainer.task.net(name).load_state_dict(self.best_weights[name])
-            log.info("restored the weights of epoch %d (%s %.6g)", self.monitor.best_epoch, self.monitor.key,
-                     self.monitor.best)
+            log.info(
+                "restored the weights of epoch %d (%s %.6g)",
+                self.monitor.best_epoch,
+                self.monitor.key,
+                self.monitor.best,
+            )
 
     def state_dict(self):
-        return {"monitor": self.monitor.state_dict(), "wait": self.wait, "best_weights": self.best_weights,
-                "stopped_epoch": self.stopped_epoch}
+        return {
+            "monitor": self.monitor.state_dict(),
+            "wait": self.wait,
+            "best_weights": self.best_weights,
+            "stopped_epoch": self.stopped_epoch,
+        }
 
     def load_state_dict(self, state):
         self.monitor.load_state_dict(state["monitor"])

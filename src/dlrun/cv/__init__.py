@@ -1,5 +1,5 @@
-"""K-fold cross-validation: `conf/cv/default.yaml` (schema in `config.py`). Each fold is a normal run in `<run dir>/fold_N/`;
-the parent run aggregates them (`cross_validate`) and may refit on all non-test rows.
+"""K-fold cross-validation: `conf/cv/default.yaml` (schema in `config.py`). Each fold is a normal run in
+`<run dir>/fold_N/`; the parent run aggregates them (`cross_validate`) and may refit on all non-test rows.
 """
 
 from dlrun.cv.config import CVConfig

@@ -28,8 +28,13 @@ def aggregate(folds: list[dict], monitor: str, mode: str) -> dict:
     per_fold = []
     for k, metrics in enumerate(folds):
         row = best_row(metrics, monitor)
-        per_fold.append({"fold": k, "epoch": row.get("epoch"),
-                         **{key: value for key, value in row.items() if key.startswith("val/")}})
+        per_fold.append(
+            {
+                "fold": k,
+                "epoch": row.get("epoch"),
+                **{key: value for key, value in row.items() if key.startswith("val/")},
+            }
+        )
     keys = [key for key in per_fold[0] if key.startswith("val/") and all(key in f for f in per_fold[1:])]
     if monitor not in keys:
         keys.append(monitor)
@@ -39,16 +44,26 @@ def aggregate(folds: list[dict], monitor: str, mode: str) -> dict:
 
     epochs = min(len(m["history"]) for m in folds)
     curve_keys = [k for k in _curve_keys(folds[0]["history"]) if all(k in m["history"][0] for m in folds[1:])]
-    curve = [{"epoch": e + 1, **{k: float(np.mean([m["history"][e][k] for m in folds])) for k in curve_keys}}
-             for e in range(epochs)]
+    curve = [
+        {"epoch": e + 1, **{k: float(np.mean([m["history"][e][k] for m in folds])) for k in curve_keys}}
+        for e in range(epochs)
+    ]
     best_epoch = None
     if curve and monitor in curve[0]:
         scores = np.array([row[monitor] for row in curve], dtype=np.float64)
         scores = np.where(np.isfinite(scores), scores, np.inf if mode == "min" else -np.inf)
         best_epoch = int(np.argmin(scores) if mode == "min" else np.argmax(scores)) + 1
-    return {"folds": len(folds), "monitor": monitor, "mode": mode, "per_fold": per_fold, "mean": mean, "std": std,
-            "curve": curve, "best_epoch": best_epoch,
-            "best": {monitor: curve[best_epoch - 1][monitor]} if best_epoch else {}}
+    return {
+        "folds": len(folds),
+        "monitor": monitor,
+        "mode": mode,
+        "per_fold": per_fold,
+        "mean": mean,
+        "std": std,
+        "curve": curve,
+        "best_epoch": best_epoch,
+        "best": {monitor: curve[best_epoch - 1][monitor]} if best_epoch else {},
+    }
 
 
 def plot_curve(cv: dict, path: Path, skip_first: int = 0) -> Path | None:
@@ -71,7 +86,7 @@ def plot_curve(cv: dict, path: Path, skip_first: int = 0) -> Path | None:
         ax.axvline(cv["best_epoch"], color="grey", linestyle=":", label=f"best epoch {cv['best_epoch']}")
     ax.set_xlabel("epoch")
     ax.set_ylabel(monitor)
-    ax.set_title(f"K-fold averaged curve" + (f" (first {skip_first} epochs skipped)" if skip_first else ""))
+    ax.set_title("K-fold averaged curve" + (f" (first {skip_first} epochs skipped)" if skip_first else ""))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -89,9 +104,11 @@ def log_tensorboard(cv: dict, test: dict, hparams: dict, log_dir: Path) -> None:
         for key, value in row.items():
             if key != "epoch" and math.isfinite(value):
                 writer.add_scalar(f"cv/{key}", value, row["epoch"])
-    metrics = {**{f"hparam/cv/mean/{k}": v for k, v in cv["mean"].items()},
-               **{f"hparam/cv/std/{k}": v for k, v in cv["std"].items()},
-               **{f"hparam/test/{k}": v for k, v in test.items()}}
+    metrics = {
+        **{f"hparam/cv/mean/{k}": v for k, v in cv["mean"].items()},
+        **{f"hparam/cv/std/{k}": v for k, v in cv["std"].items()},
+        **{f"hparam/test/{k}": v for k, v in test.items()},
+    }
     metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
     for summary in hparams_summary(hparams, metrics)[1:]:  # no "experiment" summary: see loggers/tensorboard.py
         writer.file_writer.add_summary(summary)

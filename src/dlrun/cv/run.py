@@ -42,20 +42,29 @@ def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool
 
     dirs = [files.fold(k).path for k in range(cv.runs)]
     configs = [fold_config(cfg, k) for k in range(cv.runs)]
-    log.info("%s: %d-fold cross-validation%s, %d model(s)%s", cfg.name, cv.folds,
-             f" x {cv.repeats} repeats" if cv.repeats > 1 else "", cv.runs,
-             f", {cv.parallel} at once" if cv.parallel > 1 else "")
+    log.info(
+        "%s: %d-fold cross-validation%s, %d model(s)%s",
+        cfg.name,
+        cv.folds,
+        f" x {cv.repeats} repeats" if cv.repeats > 1 else "",
+        cv.runs,
+        f", {cv.parallel} at once" if cv.parallel > 1 else "",
+    )
     if cv.parallel > 1:
         _train_parallel(configs, dirs, cv.parallel, train)
     else:
-        for k, (fold_cfg, fold_dir) in enumerate(zip(configs, dirs)):
+        for k, (fold_cfg, fold_dir) in enumerate(zip(configs, dirs, strict=False)):
             log.info("fold %d/%d -> %s", k + 1, cv.runs, fold_dir)
             _tagged(k, train, fold_cfg, fold_dir, progress)
     folds = [RunDir(d).read_metrics() for d in dirs]
     summary = aggregate(folds, monitor, mode)
 
-    results: dict = {"cv": summary, "history": summary["curve"], "best": {monitor: summary["mean"][monitor]},
-                     "test": {}}
+    results: dict = {
+        "cv": summary,
+        "history": summary["curve"],
+        "best": {monitor: summary["mean"][monitor]},
+        "test": {},
+    }
     if cv.refit:
         results["refit"] = _refit(cfg, summary, files.refit, progress, train)
         results["test"] = results["refit"].pop("test")
@@ -82,8 +91,10 @@ def check_refit(cfg: DictConfig, refit: bool) -> None:
         return
     monitor = cfg.scheduler.get("monitor")
     if isinstance(monitor, str) and monitor.startswith("val/"):
-        raise ConfigError(f"cv.refit trains without a validation split, so scheduler.monitor={monitor} has nothing "
-                          "to watch; use a train/ key or another scheduler")
+        raise ConfigError(
+            f"cv.refit trains without a validation split, so scheduler.monitor={monitor} has nothing "
+            "to watch; use a train/ key or another scheduler"
+        )
 
 
 def refit_config(cfg: DictConfig, epochs: int) -> DictConfig:
@@ -102,11 +113,17 @@ def _refit(cfg: DictConfig, summary: dict, refit_dir: RunDir, progress: bool, tr
     epochs = summary["best_epoch"]
     if epochs is None:
         raise DlrunError(f"cv.refit: the averaged {summary['monitor']} curve has no finite value to pick an epoch")
-    log.info("refit on all non-test rows for %d epochs (best epoch of the averaged curve) -> %s", epochs, refit_dir.path)
+    log.info(
+        "refit on all non-test rows for %d epochs (best epoch of the averaged curve) -> %s", epochs, refit_dir.path
+    )
     train(refit_config(cfg, epochs), refit_dir.path, progress)
     metrics = refit_dir.read_metrics()
-    return {"epochs": epochs, "dir": refit_dir.path.name, "train_rows": metrics["history"][-1]["train_samples"],
-            "test": metrics["test"]}
+    return {
+        "epochs": epochs,
+        "dir": refit_dir.path.name,
+        "train_rows": metrics["history"][-1]["train_samples"],
+        "test": metrics["test"],
+    }
 
 
 def _tagged(k: int, fn, *args):
@@ -119,6 +136,7 @@ def _tagged(k: int, fn, *args):
 
 # ------------------------------------------------------------------ folds in separate processes
 
+
 def _train_parallel(configs: list[DictConfig], dirs: list[Path], workers: int, train: TrainOne) -> None:
     """`workers` folds at once in spawned processes, each with an equal share of the CPU threads."""
     import multiprocessing
@@ -130,9 +148,12 @@ def _train_parallel(configs: list[DictConfig], dirs: list[Path], workers: int, t
     threads = max(1, torch.get_num_threads() // workers)
     plain = [OmegaConf.to_container(c, resolve=True) for c in configs]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                             initargs=(threads,)) as pool:
-        futures = [pool.submit(_train_fold, train, k, c, str(d)) for k, (c, d) in enumerate(zip(plain, dirs))]
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(threads,)
+    ) as pool:
+        futures = [
+            pool.submit(_train_fold, train, k, c, str(d)) for k, (c, d) in enumerate(zip(plain, dirs, strict=False))
+        ]
         for k, future in enumerate(futures):
             best = future.result()  # re-raises the fold's error here, with its fold number
             log.info("fold %d/%d done: best %s", k + 1, len(futures), best)

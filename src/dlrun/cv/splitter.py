@@ -39,12 +39,15 @@ class KFoldSplitter:
                 warnings.simplefilter("error")  # a class too small to stratify must not pass silently
                 parts = list(self._sklearn(stratify).split(np.zeros(len(rows)), labels))
         except (ValueError, UserWarning) as exc:
-            raise ConfigError(f"cannot cut {len(rows)} rows into cv.folds={self.cfg.folds}: {exc} "
-                              "(set cv.stratify=false or fewer folds)") from None
+            raise ConfigError(
+                f"cannot cut {len(rows)} rows into cv.folds={self.cfg.folds}: {exc} "
+                "(set cv.stratify=false or fewer folds)"
+            ) from None
         return [(rows[np.sort(tr)], rows[np.sort(va)]) for tr, va in parts]
 
     def fold(self, k: int):
         """A row selector for `build_data`: fold k's (train, val) among the non-test rows."""
+
         def select(rows: np.ndarray, y: np.ndarray, classification: bool) -> tuple[np.ndarray, np.ndarray]:
             return self.splits(rows, y, classification)[k]
 

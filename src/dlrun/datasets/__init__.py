@@ -6,7 +6,7 @@ training split only and returns a `DataBundle` of tensors. Importing this packag
 
 from dlrun.datasets.config import DATASETS
 
-__all__ = ["DATASETS", "DataBundle", "DataInfo", "Preprocessor", "RawData", "build_data"] 
+__all__ = ["DATASETS", "DataBundle", "DataInfo", "Preprocessor", "RawData", "build_data"]
 
 _LAZY = {"DataBundle": "base", "DataInfo": "base", "Preprocessor": "base", "RawData": "base", "build_data": "build"}
 

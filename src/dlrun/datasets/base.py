@@ -11,7 +11,6 @@ if TYPE_CHECKING:  # torch is imported by what builds tensors, so that the CSV c
     import torch
 
 
-
 Kind = Literal["classification", "regression"]
 IGNORE_LABEL = -100  # the label of padded steps in per-step targets (torch's cross-entropy ignore_index)
 

@@ -40,8 +40,7 @@ def shard(n: int, seed: int, epoch: int, train: bool, rank: int = 0, world: int 
 
 
 class _Batches:
-    def __init__(self, split: Split, batch_size: int, train: bool, seed: int, transform, rank: int = 0,
-                 world: int = 1):
+    def __init__(self, split: Split, batch_size: int, train: bool, seed: int, transform, rank: int = 0, world: int = 1):
         self.split, self.batch_size, self.train, self.seed, self.transform = split, batch_size, train, seed, transform
         self.rank, self.world = rank, world
         self.epoch = 0
@@ -54,7 +53,9 @@ class _Batches:
 
     def __len__(self) -> int:
         n = len(self.split)
-        rows = math.ceil(n / self.world) if self.train else n * (self.rank + 1) // self.world - n * self.rank // self.world
+        rows = (
+            math.ceil(n / self.world) if self.train else n * (self.rank + 1) // self.world - n * self.rank // self.world
+        )
         return math.ceil(rows / self.batch_size)
 
     def _finish(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,14 +91,29 @@ class _PermutationSampler(Sampler):
 class LoaderBatches(_Batches):
     """A torch DataLoader (workers, pinned memory, persistent workers) that decodes samples on the CPU."""
 
-    def __init__(self, split, batch_size, train, seed, transform, device: torch.device, num_workers: int,
-                 rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        split,
+        batch_size,
+        train,
+        seed,
+        transform,
+        device: torch.device,
+        num_workers: int,
+        rank: int = 0,
+        world: int = 1,
+    ):
         super().__init__(split, batch_size, train, seed, transform, rank, world)
         dataset = split.dataset if split.dataset is not None else TensorDataset(split.x, split.y)
         self.device = device
-        self.loader = DataLoader(dataset, batch_size=batch_size, sampler=_PermutationSampler(self),
-                                 num_workers=num_workers, pin_memory=device.type == "cuda",
-                                 persistent_workers=num_workers > 0)
+        self.loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=_PermutationSampler(self),
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=num_workers > 0,
+        )
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for x, y in self.loader:

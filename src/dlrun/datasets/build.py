@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
 from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, Subset
 
 from dlrun.datasets.base import DataBundle, DataInfo, Preprocessor, RawData, Split
-from dlrun.datasets.images import BatchTransform, ImageData, channel_stats
-from dlrun.datasets.splits import check_split, split_indices, split_off_test
-from dlrun.datasets.timeseries import SeriesData
 from dlrun.datasets.config import DATASETS
+from dlrun.datasets.images import BatchTransform, ImageData, channel_stats
+from dlrun.datasets.splits import split_indices, split_off_test
+from dlrun.datasets.timeseries import SeriesData
 from dlrun.errors import ConfigError
 
 # (non-test rows, all targets, classification?) -> (train rows, val rows); K-fold passes each fold's
@@ -36,13 +36,17 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
     raw: RawData = DATASETS.build(data["name"], where="dataset", **{k: v for k, v in data.items() if k != "name"})
     if isinstance(raw, ImageData):
         if rows is not None:
-            raise ConfigError(f"K-fold (cv.folds > 1) works on table data sets; '{data['name']}' is an image data set: "
-                              "use dataset.split.val instead")
+            raise ConfigError(
+                f"K-fold (cv.folds > 1) works on table data sets; '{data['name']}' is an image data set: "
+                "use dataset.split.val instead"
+            )
         return build_image_data(raw, data, preprocessing)
     if isinstance(raw, SeriesData):
         if rows is not None:
-            raise ConfigError(f"K-fold (cv.folds > 1) would train on the future of its validation steps; "
-                              f"'{data['name']}' is a time series: use dataset.split.val instead")
+            raise ConfigError(
+                f"K-fold (cv.folds > 1) would train on the future of its validation steps; "
+                f"'{data['name']}' is a time series: use dataset.split.val instead"
+            )
         return raw.bundle(data["split"], preprocessing)
     prep = raw.preprocessor or Preprocessor(standardize=bool(data.get("standardize")))
     classification = raw.kind == "classification"
@@ -51,8 +55,9 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
         tr, va, te = split_indices(len(raw.x), raw.y, data["split"], classification, has_test)
         x_test, y_test = (raw.x_test, raw.y_test) if has_test else (take(raw.x, te), raw.y[te])
     else:
-        tr, va = rows(split_off_test(len(raw.x), raw.y, data["split"], classification, has_test)[0], raw.y,
-                      classification)
+        tr, va = rows(
+            split_off_test(len(raw.x), raw.y, data["split"], classification, has_test)[0], raw.y, classification
+        )
         x_test, y_test = None, None
     state = dict(preprocessing) if preprocessing is not None else prep.fit(take(raw.x, tr), raw.y[tr])
 
@@ -60,14 +65,21 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
         classes = raw.class_names or [str(c) for c in range(int(raw.y.max()) + 1)]
         binary = len(classes) == 2
         targets = lambda y: torch.as_tensor(np.asarray(y), dtype=torch.float32 if binary else torch.long)  # noqa: E731
-        info = DataInfo(raw.kind, (), 1 if binary else len(classes), len(classes), list(classes),
-                        per_step=raw.y.ndim > 1)
+        info = DataInfo(
+            raw.kind, (), 1 if binary else len(classes), len(classes), list(classes), per_step=raw.y.ndim > 1
+        )
     else:
         targets = lambda y: torch.as_tensor(  # noqa: E731
-            np.asarray(prep.transform_target(np.asarray(y, np.float32), state), np.float32).reshape(len(y), -1))
+            np.asarray(prep.transform_target(np.asarray(y, np.float32), state), np.float32).reshape(len(y), -1)
+        )
         width = int(np.prod(raw.y.shape[1:])) if raw.y.ndim > 1 else 1
-        info = DataInfo(raw.kind, (), width, target_shift=float(state.get("target_shift", 0.0)),
-                        target_scale=float(state.get("target_scale", 1.0)))
+        info = DataInfo(
+            raw.kind,
+            (),
+            width,
+            target_shift=float(state.get("target_shift", 0.0)),
+            target_scale=float(state.get("target_scale", 1.0)),
+        )
 
     def split(x, y) -> Split | None:
         if x is None or len(x) == 0:
@@ -76,8 +88,13 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
 
     info.embeddings = [list(e) for e in state.get("embeddings", [])]
     info.vocab_size = int(state.get("vocab_size", 0))
-    bundle = DataBundle(info, split(take(raw.x, tr), raw.y[tr]), split(take(raw.x, va), raw.y[va]),
-                        split(x_test, y_test), preprocessing=state)
+    bundle = DataBundle(
+        info,
+        split(take(raw.x, tr), raw.y[tr]),
+        split(take(raw.x, va), raw.y[va]),
+        split(x_test, y_test),
+        preprocessing=state,
+    )
     info.input_shape = tuple(bundle.train.x.shape[1:])
     return bundle
 
@@ -120,8 +137,16 @@ def build_image_data(raw: ImageData, data: dict, preprocessing: dict | None) -> 
                 s.y = s.y.float()
     shape = tuple(train.x.shape[1:]) if train.x is not None else tuple(raw.shape)
     info = DataInfo("classification", shape, 1 if len(classes) == 2 else len(classes), len(classes), list(classes))
-    return DataBundle(info, train, val, test, preprocessing=state, transform=transform, loader=mode,
-                      num_workers=data.get("num_workers", 0))
+    return DataBundle(
+        info,
+        train,
+        val,
+        test,
+        preprocessing=state,
+        transform=transform,
+        loader=mode,
+        num_workers=data.get("num_workers", 0),
+    )
 
 
 def decode_all(dataset, num_workers: int) -> torch.Tensor:

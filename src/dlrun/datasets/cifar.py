@@ -36,5 +36,10 @@ def cifar10(root, download) -> ImageData:
     train = _CIFAR10(str(folder), train=True, download=False)
     test = _CIFAR10(str(folder), train=False, download=False)
     as_tensor = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731  HWC -> CHW
-    return ImageData(x=as_tensor(train.data), y=torch.tensor(train.targets), class_names=list(train.classes),
-                     x_test=as_tensor(test.data), y_test=torch.tensor(test.targets))
+    return ImageData(
+        x=as_tensor(train.data),
+        y=torch.tensor(train.targets),
+        class_names=list(train.classes),
+        x_test=as_tensor(test.data),
+        y_test=torch.tensor(test.targets),
+    )

@@ -56,10 +56,13 @@ def column_spec(column: str, spec: Any) -> dict:
         raise ConfigError(f"{where}.encoding must be one of {', '.join(ENCODINGS[kind])}, got {full['encoding']!r}")
     if kind == "bucketized":
         bounds = full["boundaries"]
-        if (not isinstance(bounds, (list, tuple)) or not bounds
-                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
+        if (
+            not isinstance(bounds, (list, tuple))
+            or not bounds
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+        ):
             raise ConfigError(f"{where}.boundaries must be a non-empty list of numbers, got {bounds!r}")
-        if any(lo >= hi for lo, hi in zip(bounds, bounds[1:])):
+        if any(lo >= hi for lo, hi in zip(bounds, bounds[1:], strict=False)):
             raise ConfigError(f"{where}.boundaries must be strictly increasing, got {list(bounds)}")
         if not isinstance(full["right"], bool):
             raise ConfigError(f"{where}.right must be true or false, got {full['right']!r}")
@@ -122,8 +125,14 @@ def embedding_size(levels: int) -> int:
 class TablePreprocessor(Preprocessor):
     """Fitted on the training rows of a table (a pandas DataFrame of parsed columns)."""
 
-    def __init__(self, columns: list[dict], kind: str, target: str, target_scale: str | float = "none",
-                 onehot_max_levels: int = 10):
+    def __init__(
+        self,
+        columns: list[dict],
+        kind: str,
+        target: str,
+        target_scale: str | float = "none",
+        onehot_max_levels: int = 10,
+    ):
         super().__init__()
         self.columns, self.kind, self.target = columns, kind, target
         self.target_scale, self.onehot_max_levels = target_scale, onehot_max_levels

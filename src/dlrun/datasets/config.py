@@ -25,14 +25,20 @@ class Split:
     """How rows are divided into training, validation and test rows."""
 
     val: float = option(0.1, "fraction of the non-test rows held out for validation", ge=0, lt=1)
-    test: float = option(0.2, "fraction of all rows held out for the final test (ignored when the data set has an "
-                              "official test set)", ge=0, lt=1)
+    test: float = option(
+        0.2,
+        "fraction of all rows held out for the final test (ignored when the data set has an official test set)",
+        ge=0,
+        lt=1,
+    )
     seed: int = option("${seed}", "seed of the random split")
     stratify: bool = option(True, "keep class proportions in every split (classification only)")
-    shuffle: bool = option(True, "false takes test and validation rows from the end, unshuffled (Keras' "
-                                 "validation_split)")
-    val_first_n: int | None = option(None, "use the first N training rows as validation instead of `val` (the "
-                                           "books' MNIST/IMDB)", ge=1)
+    shuffle: bool = option(
+        True, "false takes test and validation rows from the end, unshuffled (Keras' validation_split)"
+    )
+    val_first_n: int | None = option(
+        None, "use the first N training rows as validation instead of `val` (the books' MNIST/IMDB)", ge=1
+    )
 
 
 @dataclass
@@ -56,11 +62,14 @@ class Augment:
 @dataclass
 class Images(Dataset):
     normalize: Literal["standard", "unit", "symmetric"] = option(
-        "standard", "standard = training mean/std per channel | unit = x/255 in [0,1] | symmetric = [-1,1]")
+        "standard", "standard = training mean/std per channel | unit = x/255 in [0,1] | symmetric = [-1,1]"
+    )
     augment: Augment = option(Augment(), "random augmentation of training batches only")
     loader: Literal["auto", "memory", "dataloader"] = option(
-        "auto", "memory (uint8 tensor on the device, batches by indexing) | dataloader (workers) | auto (memory when "
-                "it fits memory_limit_mb)")
+        "auto",
+        "memory (uint8 tensor on the device, batches by indexing) | dataloader (workers) | auto (memory when "
+        "it fits memory_limit_mb)",
+    )
     num_workers: int = option(0, "DataLoader worker processes (dataloader loader only)", ge=0)
     memory_limit_mb: int = option(1024, "auto keeps file-based images in memory when they fit in this many MB", ge=0)
 
@@ -72,6 +81,7 @@ class Downloadable(Images):
 
 
 # ---------------------------------------------------------------- scikit-learn's embedded tables
+
 
 @DATASETS.declare("digits", factory="dlrun.datasets.sklearn_sets:digits")
 @dataclass
@@ -133,8 +143,10 @@ class Xor(Table):
     """The books' XOR points: uniform in [-1,1]^2, label 1 where x0*x1 >= 0; first 100 train, last 100 validation."""
 
     standardize: bool = option(False, "z-score features with training-split statistics only")
-    split: Split = option(Split(val=0.5, test=0.0, shuffle=False), "the last half of the points is the validation "
-                                                                   "set; no test split (the books report validation)")
+    split: Split = option(
+        Split(val=0.5, test=0.0, shuffle=False),
+        "the last half of the points is the validation set; no test split (the books report validation)",
+    )
     n_samples: int = option(200, "number of points drawn", ge=2)
     seed: int = option(1, "seed of the point generator (the split is fixed, not random)")
 
@@ -144,10 +156,12 @@ class Xor(Table):
 class CaliforniaHousing(Table):
     """California housing (scikit-learn's copy): 20,640 districts, 8 features, median value in $100,000s."""
 
-    n_rows: int | None = option(None, "keep only the first N districts (600 = the books' 'small' version); "
-                                      "null = all", ge=1)
-    features: Literal["derived", "raw"] = option("derived", "derived (scikit-learn's per-household averages) | raw "
-                                                           "(Keras' census totals, as the books use)")
+    n_rows: int | None = option(
+        None, "keep only the first N districts (600 = the books' 'small' version); null = all", ge=1
+    )
+    features: Literal["derived", "raw"] = option(
+        "derived", "derived (scikit-learn's per-household averages) | raw (Keras' census totals, as the books use)"
+    )
     data_home: str | None = option(None, "scikit-learn's data folder; null = ~/scikit_learn_data")
     download: bool = option(False, "download the data (once) when it is not in data_home; needs the internet")
 
@@ -157,12 +171,16 @@ class CaliforniaHousing(Table):
 class BostonHousing(Table):
     """Boston housing: 506 rows, 13 features, target medv (median value, $1000s), read from a CSV file."""
 
-    path: str = option("${dlrun.data:boston_housing}", "the file; ${dlrun.data:...} is the copy shipped in dlrun "
-                                                         "(datasets/packaged/); set dataset.path=FILE for your own copy")
+    path: str = option(
+        "${dlrun.data:boston_housing}",
+        "the file; ${dlrun.data:...} is the copy shipped in dlrun "
+        "(datasets/packaged/); set dataset.path=FILE for your own copy",
+    )
     target: str = option("medv", "the target column")
 
 
 # ---------------------------------------------------------------- the user's own tables
+
 
 @DATASETS.declare("csv", factory="dlrun.datasets.csv_table:csv", check_files="dlrun.datasets.csv_table:check_csv")
 @dataclass
@@ -175,37 +193,50 @@ class Csv(Table):
     path: str | None = option(None, "the file (required); a relative path starts from the directory you run dlrun in")
     target: str | None = option(None, "the column to predict (required)")
     kind: Literal["auto", "classification", "regression"] = option(
-        "auto", "auto = classification for text, or <= 10 values written as integers")
+        "auto", "auto = classification for text, or <= 10 values written as integers"
+    )
     sep: str = option(",", "one character (',' ';' '\\t'), or comma | tab | semicolon | whitespace (runs of spaces)")
     header: bool = option(True, "the first row holds the column names; false needs `names`")
-    names: list[str] | None = option(None, "column names in file order (with header: true they replace the header "
-                                           "row)")
-    na_values: list[str] = option([], "more strings that mean 'missing' (empty fields, NA, NaN, null, n/a... always "
-                                      "do)")
+    names: list[str] | None = option(None, "column names in file order (with header: true they replace the header row)")
+    na_values: list[str] = option(
+        [], "more strings that mean 'missing' (empty fields, NA, NaN, null, n/a... always do)"
+    )
     comment: str | None = option(None, "one character; the rest of a line after it is ignored (Auto MPG: a tab)")
     drop: list[str] = option([], "columns to ignore")
-    dropna: bool = option(False, "drop rows with any missing value; false: missing numbers -> training median, "
-                                 "categories -> own level")
-    features: dict[str, Any] = option({}, "column -> numeric | categorical | passthrough | {kind: bucketized, "
-                                          "boundaries: [..], right: false}; categorical options: encoding "
-                                          "auto|onehot|embedding, embedding_dim; bucketized: encoding index|onehot")
-    infer: bool = option(True, "columns not named in `features` are numeric when all values are numbers, else "
-                               "categorical; false ignores them")
-    onehot_max_levels: int = option(10, "a categorical column with more levels (training rows) is embedded instead "
-                                        "of one-hot", ge=0)
+    dropna: bool = option(
+        False, "drop rows with any missing value; false: missing numbers -> training median, categories -> own level"
+    )
+    features: dict[str, Any] = option(
+        {},
+        "column -> numeric | categorical | passthrough | {kind: bucketized, "
+        "boundaries: [..], right: false}; categorical options: encoding "
+        "auto|onehot|embedding, embedding_dim; bucketized: encoding index|onehot",
+    )
+    infer: bool = option(
+        True,
+        "columns not named in `features` are numeric when all values are numbers, else categorical; false ignores them",
+    )
+    onehot_max_levels: int = option(
+        10, "a categorical column with more levels (training rows) is embedded instead of one-hot", ge=0
+    )
     target_scale: Literal["none", "standard"] | float = option(
-        "none", "regression targets: none | standard (training mean/std) | a divisor (100000); metrics stay in "
-                "original units", gt=0)
+        "none",
+        "regression targets: none | standard (training mean/std) | a divisor (100000); metrics stay in original units",
+        gt=0,
+    )
 
 
 @dataclass
 class Vocabulary:
-    encoding: Encoding = option("sequence", "sequence (word ids padded to max_len, for lstm/gru) | multi_hot (one "
-                                            "0/1 column per word, for mlp)")
-    num_words: int = option(10000, "vocabulary size: the most frequent words of the training texts; others are "
-                                   "out-of-vocabulary", ge=1)
-    max_len: int = option(200, "sequence encoding: ids per text; longer texts are cut, shorter ones padded with 0",
-                          ge=1)
+    encoding: Encoding = option(
+        "sequence", "sequence (word ids padded to max_len, for lstm/gru) | multi_hot (one 0/1 column per word, for mlp)"
+    )
+    num_words: int = option(
+        10000, "vocabulary size: the most frequent words of the training texts; others are out-of-vocabulary", ge=1
+    )
+    max_len: int = option(
+        200, "sequence encoding: ids per text; longer texts are cut, shorter ones padded with 0", ge=1
+    )
     keep: Literal["first", "last"] = option("first", "which max_len words of a longer text are kept")
     token_pattern: str = option(TOKEN_PATTERN, "regular expression of a word (matched after lowercasing)")
 
@@ -220,18 +251,20 @@ class TextCsv(Dataset, Vocabulary):
 
     path: str | None = option(None, "the file (required); a relative path starts from the directory you run dlrun in")
     text: str = option("text", "the column holding the texts")
-    label: str = option("label", "the column holding the class labels (sorted: the second of two is the positive "
-                                 "class)")
+    label: str = option(
+        "label", "the column holding the class labels (sorted: the second of two is the positive class)"
+    )
     sep: str = option("\t", "one character (',' ';' '\\t'), or comma | tab | semicolon | whitespace")
     header: bool = option(False, "the first row holds the column names; false needs `names`")
-    names: list[str] | None = option(["label", "text"], "column names in file order when header is false (ignored "
-                                                       "with header: true)")
-    quotes: bool = option(False, "fields may be wrapped in double quotes (CSV); false reads \" as an ordinary "
-                                 "character")
+    names: list[str] | None = option(
+        ["label", "text"], "column names in file order when header is false (ignored with header: true)"
+    )
+    quotes: bool = option(False, 'fields may be wrapped in double quotes (CSV); false reads " as an ordinary character')
 
 
-@DATASETS.declare("text_folder", factory="dlrun.datasets.text:text_folder",
-                  check_files="dlrun.datasets.text:check_text_folder")
+@DATASETS.declare(
+    "text_folder", factory="dlrun.datasets.text:text_folder", check_files="dlrun.datasets.text:check_text_folder"
+)
 @dataclass
 class TextFolder(Dataset, Vocabulary):
     """Documents in one sub-folder per class, one file per document: the layout of the extracted aclImdb archive.
@@ -239,13 +272,17 @@ class TextFolder(Dataset, Vocabulary):
     aclImdb/train/pos/*.txt, aclImdb/train/neg/*.txt, aclImdb/test/... Encoded as text_csv's texts are.
     """
 
-    path: str = option("data/aclImdb", "the folder holding the split folders; a relative path starts from the "
-                                       "directory you run dlrun in")
+    path: str = option(
+        "data/aclImdb",
+        "the folder holding the split folders; a relative path starts from the directory you run dlrun in",
+    )
     train: str = option("train", "the training split's sub-folder")
-    test: str | None = option("test", "the official test split's sub-folder; null holds out dataset.split.test of "
-                                      "the training files")
-    classes: list[str] | None = option(None, "the class sub-folders to read (aclImdb: [neg, pos], leaving out "
-                                             "train/unsup); null = all")
+    test: str | None = option(
+        "test", "the official test split's sub-folder; null holds out dataset.split.test of the training files"
+    )
+    classes: list[str] | None = option(
+        None, "the class sub-folders to read (aclImdb: [neg, pos], leaving out train/unsup); null = all"
+    )
 
 
 @DATASETS.declare("tagged_text", factory="dlrun.datasets.tagged_text:tagged_text")
@@ -253,18 +290,26 @@ class TextFolder(Dataset, Vocabulary):
 class TaggedText(Dataset):
     """Sentences written word/TAG, one tag per word (sequence tagging). Defaults: the books' part-of-speech example."""
 
-    split: Split = option(Split(val=0.0, stratify=False), "two sentences: no validation split; per-step labels "
-                                                          "cannot be stratified")
-    sentences: list[str] = option(["The/DET dog/NN ate/V the/DET apple/NN", "Everybody/NN read/V that/DET book/NN"],
-                                  "the training sentences")
-    test_sentences: list[str] = option(["The/DET dog/NN ate/V the/DET apple/NN"],
-                                       "the test sentences (the book tags its first training sentence again)")
-    tags: list[str] | None = option(["DET", "NN", "V"], "tag names in id order (DET=0, NN=1, V=2); null = sorted "
-                                                        "tags found")
+    split: Split = option(
+        Split(val=0.0, stratify=False), "two sentences: no validation split; per-step labels cannot be stratified"
+    )
+    sentences: list[str] = option(
+        ["The/DET dog/NN ate/V the/DET apple/NN", "Everybody/NN read/V that/DET book/NN"], "the training sentences"
+    )
+    test_sentences: list[str] = option(
+        ["The/DET dog/NN ate/V the/DET apple/NN"],
+        "the test sentences (the book tags its first training sentence again)",
+    )
+    tags: list[str] | None = option(
+        ["DET", "NN", "V"], "tag names in id order (DET=0, NN=1, V=2); null = sorted tags found"
+    )
 
 
-@DATASETS.declare("timeseries_csv", factory="dlrun.datasets.timeseries:timeseries_csv",
-                  check_files="dlrun.datasets.timeseries:check_timeseries")
+@DATASETS.declare(
+    "timeseries_csv",
+    factory="dlrun.datasets.timeseries:timeseries_csv",
+    check_files="dlrun.datasets.timeseries:check_timeseries",
+)
 @dataclass
 class TimeseriesCsv(Dataset):
     """One series in a CSV file, in time order, cut into sliding windows: `window` steps -> the next `horizon` values.
@@ -272,8 +317,9 @@ class TimeseriesCsv(Dataset):
     Split in time order (train, val, test), each split windowed on its own; z-scored with training statistics.
     """
 
-    split: Split = option(Split(shuffle=False, stratify=False), "the fractions are of the steps, in time order; "
-                                                               "shuffle must stay false")
+    split: Split = option(
+        Split(shuffle=False, stratify=False), "the fractions are of the steps, in time order; shuffle must stay false"
+    )
     path: str | None = option(None, "the file (required); a relative path starts from the directory you run dlrun in")
     value: str | None = option(None, "the column to forecast (required); also the first input feature")
     date: str | None = option(None, "a date column the rows are sorted by; null keeps the file's order")
@@ -281,15 +327,16 @@ class TimeseriesCsv(Dataset):
     window: int = option(30, "steps of input per sample", ge=1)
     horizon: int = option(1, "how many next values each sample predicts (1 = the next step)", ge=1)
     stride: int = option(1, "steps between the starts of consecutive windows", ge=1)
-    period: int | None = option(None, "season length in steps (7 for weekly days); adds a seasonal last-value "
-                                      "baseline", ge=1)
+    period: int | None = option(
+        None, "season length in steps (7 for weekly days); adds a seasonal last-value baseline", ge=1
+    )
     sep: str = option(",", "one character (',' ';' '\\t'), or comma | tab | semicolon | whitespace")
     header: bool = option(True, "the first row holds the column names; false needs `names`")
-    names: list[str] | None = option(None, "column names in file order (with header: true they replace the header "
-                                           "row)")
+    names: list[str] | None = option(None, "column names in file order (with header: true they replace the header row)")
 
 
 # ---------------------------------------------------------------- images
+
 
 @DATASETS.declare("mnist", factory="dlrun.datasets.mnist:mnist")
 @dataclass
@@ -299,10 +346,13 @@ class Mnist(Downloadable):
     Read from <root>/MNIST/raw/ or <root>/ (the four *-ubyte.gz files), else downloaded.
     """
 
-    split: Split = option(Split(val=0.1), "val: fraction of the 60,000 training images used for validation (the "
-                                          "test set is the official one)")
+    split: Split = option(
+        Split(val=0.1),
+        "val: fraction of the 60,000 training images used for validation (the test set is the official one)",
+    )
     normalize: Literal["standard", "unit", "symmetric"] = option(
-        "unit", "unit = x/255 in [0,1] (the books) | standard = training mean/std per channel | symmetric = [-1,1]")
+        "unit", "unit = x/255 in [0,1] (the books) | standard = training mean/std per channel | symmetric = [-1,1]"
+    )
 
 
 @DATASETS.declare("fashion_mnist", factory="dlrun.datasets.mnist:fashion_mnist")
@@ -323,8 +373,10 @@ class Cifar10(Downloadable):
     Read from <root>/cifar-10-batches-py/ (torchvision's layout of the python version), else downloaded.
     """
 
-    split: Split = option(Split(val=0.1), "val: fraction of the 50,000 training images used for validation (the "
-                                          "test set is the official one)")
+    split: Split = option(
+        Split(val=0.1),
+        "val: fraction of the 50,000 training images used for validation (the test set is the official one)",
+    )
 
 
 @DATASETS.declare("image_folder", factory="dlrun.datasets.image_folder:image_folder")

@@ -12,13 +12,12 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from dlrun.datasets.base import RawData
-from dlrun.datasets.columns import (TablePreprocessor, column_spec, is_numeric, parse_levels, parse_numbers,
-                                    sort_levels)
+from dlrun.datasets.columns import TablePreprocessor, column_spec, is_numeric, parse_levels, parse_numbers, sort_levels
 from dlrun.errors import ConfigError, DataError, did_you_mean
 
 log = logging.getLogger("dlrun")
@@ -27,8 +26,22 @@ SEPARATORS = {"comma": ",", "tab": "\t", "semicolon": ";", "whitespace": "whites
 MAX_CLASSES_INFERRED = 10  # kind=auto: a target written as integers with at most this many values holds class labels
 
 
-def csv(path, target, kind, sep, header, names, na_values, comment, drop, dropna, features, infer, onehot_max_levels,
-        target_scale) -> RawData:
+def csv(
+    path,
+    target,
+    kind,
+    sep,
+    header,
+    names,
+    na_values,
+    comment,
+    drop,
+    dropna,
+    features,
+    infer,
+    onehot_max_levels,
+    target_scale,
+) -> RawData:
     """Your own table: a CSV, TSV or whitespace-separated file; one column is the target."""
     return CsvTable(**locals()).load()
 
@@ -38,8 +51,6 @@ def check_csv(**kwargs) -> None:
     bound = inspect.signature(csv).bind(**kwargs)
     bound.apply_defaults()
     CsvTable(**bound.arguments).check(read_columns=True)
-
-
 
 
 @dataclass
@@ -55,8 +66,14 @@ class TableFormat:
 
     @classmethod
     def of(cls, dataset: dict) -> TableFormat:
-        return cls(parse_separator(dataset.get("sep", ",")), dataset.get("header", True), dataset.get("names"),
-                   list(dataset.get("na_values") or []), dataset.get("comment"), dataset.get("quotes", True))
+        return cls(
+            parse_separator(dataset.get("sep", ",")),
+            dataset.get("header", True),
+            dataset.get("names"),
+            list(dataset.get("na_values") or []),
+            dataset.get("comment"),
+            dataset.get("quotes", True),
+        )
 
 
 def require_file(path) -> None:
@@ -70,8 +87,10 @@ def require_columns(path, columns, wanted) -> None:
     columns = list(columns)
     for key, name in wanted:
         if name is not None and name not in columns:
-            raise DataError(f"dataset.{key}: {path} has no column '{name}'.{did_you_mean(name, columns)} "
-                            f"Columns: {', '.join(columns)}")
+            raise DataError(
+                f"dataset.{key}: {path} has no column '{name}'.{did_you_mean(name, columns)} "
+                f"Columns: {', '.join(columns)}"
+            )
 
 
 def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, optional: str | None = None):
@@ -81,9 +100,16 @@ def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, opt
 
     import pandas as pd
 
-    kwargs: dict[str, Any] = dict(dtype=str, keep_default_na=True, na_values=fmt.na_values, comment=fmt.comment,
-                                  index_col=False, header=0 if fmt.header else None, nrows=nrows,
-                                  quoting=csv_module.QUOTE_MINIMAL if fmt.quotes else csv_module.QUOTE_NONE)
+    kwargs: dict[str, Any] = dict(
+        dtype=str,
+        keep_default_na=True,
+        na_values=fmt.na_values,
+        comment=fmt.comment,
+        index_col=False,
+        header=0 if fmt.header else None,
+        nrows=nrows,
+        quoting=csv_module.QUOTE_MINIMAL if fmt.quotes else csv_module.QUOTE_NONE,
+    )
     if fmt.sep == "whitespace" and fmt.comment is not None and fmt.comment.isspace():
         kwargs.update(sep=" ", skipinitialspace=True)  # a tab that starts a comment cannot also separate fields
     elif fmt.sep == "whitespace":
@@ -112,8 +138,10 @@ def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, opt
             names.remove(optional)
         if len(frame.columns) != len(names):
             also = f" ({len(names) - 1} without the target '{optional}')" if optional in names else ""
-            raise DataError(f"{path} has {len(frame.columns)} column(s) but dataset.names lists {len(names)}{also}: "
-                            f"{', '.join(names)}")
+            raise DataError(
+                f"{path} has {len(frame.columns)} column(s) but dataset.names lists {len(names)}{also}: "
+                f"{', '.join(names)}"
+            )
         frame.columns = names
     return frame
 
@@ -124,10 +152,17 @@ def parse_columns(frame, columns: list[dict], source: str):
 
     missing = [c["name"] for c in columns if c["name"] not in frame.columns]
     if missing:
-        raise DataError(f"{source}: missing column '{missing[0]}' (the model reads: "
-                        f"{', '.join(c['name'] for c in columns)})")
-    parsed = {c["name"]: (parse_levels(frame[c["name"]]) if c["kind"] == "categorical"
-                          else parse_numbers(frame[c["name"]], c["name"], source)) for c in columns}
+        raise DataError(
+            f"{source}: missing column '{missing[0]}' (the model reads: {', '.join(c['name'] for c in columns)})"
+        )
+    parsed = {
+        c["name"]: (
+            parse_levels(frame[c["name"]])
+            if c["kind"] == "categorical"
+            else parse_numbers(frame[c["name"]], c["name"], source)
+        )
+        for c in columns
+    }
     return pd.DataFrame(parsed, index=frame.index)
 
 
@@ -152,8 +187,9 @@ class CsvTable:
     def check(self, read_columns: bool = False) -> list[dict]:
         """Check the config; with `read_columns`, also that the file has the columns it names."""
         if not self.path:
-            raise ConfigError("dataset.path must be set: the file to read "
-                              "(dataset=csv dataset.path=FILE dataset.target=COLUMN)")
+            raise ConfigError(
+                "dataset.path must be set: the file to read (dataset=csv dataset.path=FILE dataset.target=COLUMN)"
+            )
         if not self.target:
             raise ConfigError("dataset.target must be set: the column to predict")
         parse_separator(self.sep)
@@ -182,8 +218,15 @@ class CsvTable:
         return specs
 
     def _check_names(self, columns: list[str]) -> None:
-        require_columns(self.path, columns, [("target", self.target), *(("drop", name) for name in self.drop),
-                                             *(("features", name) for name in self.features or {})])
+        require_columns(
+            self.path,
+            columns,
+            [
+                ("target", self.target),
+                *(("drop", name) for name in self.drop),
+                *(("features", name) for name in self.features or {}),
+            ],
+        )
 
     @property
     def format(self) -> TableFormat:
@@ -195,8 +238,11 @@ class CsvTable:
         frame = read_table(self.path, self.format)
         self._check_names(list(frame.columns))
         frame = frame.drop(columns=list(self.drop))
-        specs = [declared.get(name) or column_spec(name, "numeric" if is_numeric(frame[name]) else "categorical")
-                 for name in frame.columns if name != self.target and (name in declared or self.infer)]
+        specs = [
+            declared.get(name) or column_spec(name, "numeric" if is_numeric(frame[name]) else "categorical")
+            for name in frame.columns
+            if name != self.target and (name in declared or self.infer)
+        ]
         if not specs:
             raise DataError(f"{self.path}: no feature columns left besides the target '{self.target}'")
         inferred = [f"{s['name']} {s['kind']}" for s in specs if s["name"] not in declared]
@@ -209,8 +255,13 @@ class CsvTable:
             keep &= frame[used].notna().all(axis=1).to_numpy()
         x = parse_columns(frame, specs, str(self.path))  # parsed before dropping rows: row numbers are the file's
         if not keep.all():
-            log.info("%s: dropped %d of %d rows with a missing %s", self.path, int((~keep).sum()), len(frame),
-                     "value" if self.dropna else f"target '{self.target}'")
+            log.info(
+                "%s: dropped %d of %d rows with a missing %s",
+                self.path,
+                int((~keep).sum()),
+                len(frame),
+                "value" if self.dropna else f"target '{self.target}'",
+            )
         x, targets = x[keep].reset_index(drop=True), frame[self.target][keep]
         if len(x) == 0:
             raise DataError(f"{self.path}: no rows left to train on")
@@ -245,7 +296,7 @@ def parse_separator(sep: str) -> str:
     """dataset.sep as pandas takes it: one character (names such as tab and comma allowed) or "whitespace"."""
     sep = SEPARATORS.get(sep, sep)
     if sep != "whitespace" and len(sep) != 1:
-        raise ConfigError(f"dataset.sep must be one character (',' ';' '\\t'), tab, comma, semicolon or whitespace, "
-                          f"got {sep!r}")
+        raise ConfigError(
+            f"dataset.sep must be one character (',' ';' '\\t'), tab, comma, semicolon or whitespace, got {sep!r}"
+        )
     return sep
-

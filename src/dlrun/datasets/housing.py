@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -44,9 +43,11 @@ def california_housing(n_rows, features, data_home, download) -> RawData:
         bunch = fetch_california_housing(data_home=data_home, download_if_missing=download)
     except OSError as exc:
         if not download:
-            raise DataError("California housing is not in scikit-learn's data home "
-                            f"({data_home or '~/scikit_learn_data'}): run once with dataset.download=true "
-                            "where the internet is reachable, or point dataset.data_home at a copy") from None
+            raise DataError(
+                "California housing is not in scikit-learn's data home "
+                f"({data_home or '~/scikit_learn_data'}): run once with dataset.download=true "
+                "where the internet is reachable, or point dataset.data_home at a copy"
+            ) from None
         raise DataError(f"could not download California housing: {str(exc).strip().splitlines()[0]}") from None
     except Exception as exc:  # noqa: BLE001 - urllib's errors when offline are not all OSErrors
         raise DataError(f"could not download California housing: {type(exc).__name__}: {exc}") from None
@@ -55,10 +56,19 @@ def california_housing(n_rows, features, data_home, download) -> RawData:
     if features == "raw":  # Keras' copy: the census totals, not scikit-learn's per-household averages
         income, age, rooms, bedrooms, population, occupancy, latitude, longitude = x.T
         households = population / occupancy
-        x = np.column_stack([longitude, latitude, age, rooms * households, bedrooms * households, population,
-                             households, income])
-        names = ["longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms", "population",
-                 "households", "median_income"]
+        x = np.column_stack(
+            [longitude, latitude, age, rooms * households, bedrooms * households, population, households, income]
+        )
+        names = [
+            "longitude",
+            "latitude",
+            "housing_median_age",
+            "total_rooms",
+            "total_bedrooms",
+            "population",
+            "households",
+            "median_income",
+        ]
     if n_rows is not None:
         x, y = x[:n_rows], y[:n_rows]
     return RawData(x, y, "regression", feature_names=names)

@@ -36,5 +36,10 @@ def image_folder(path, image_size, channels) -> ImageData:
         dataset = tvd.ImageFolder(str(folder), transform=transform)
     except (FileNotFoundError, RuntimeError) as exc:
         raise DataError(f"cannot read image folder {folder}: {str(exc).splitlines()[0]}") from None
-    return ImageData(x=None, y=torch.tensor(dataset.targets), class_names=list(dataset.classes), dataset=dataset,
-                     shape=(channels, *image_size))
+    return ImageData(
+        x=None,
+        y=torch.tensor(dataset.targets),
+        class_names=list(dataset.classes),
+        dataset=dataset,
+        shape=(channels, *image_size),
+    )

@@ -53,8 +53,10 @@ class BatchTransform:
     def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         if device not in self._stats:
             shape = (1, len(self.mean), 1, 1)
-            self._stats[device] = (torch.tensor(self.mean, device=device).view(shape),
-                                   torch.tensor(self.std, device=device).view(shape))
+            self._stats[device] = (
+                torch.tensor(self.mean, device=device).view(shape),
+                torch.tensor(self.std, device=device).view(shape),
+            )
         return self._stats[device]
 
     def __call__(self, x: torch.Tensor, train: bool) -> torch.Tensor:
@@ -121,6 +123,7 @@ def channel_stats(images: torch.Tensor | Any, normalize: str, sample: int = 10_0
 
 # ------------------------------------------------------------------ finding the files
 
+
 def data_root(root: str) -> Path:
     return Path(root).expanduser()
 
@@ -133,8 +136,9 @@ def try_download(url: str, fetch, what: str, where: str, timeout: float = 4.0) -
     """Run `fetch()` only if the host answers within `timeout` seconds; otherwise fail at once."""
     host = urllib.parse.urlparse(url)
     try:
-        socket.create_connection((host.hostname, host.port or (443 if host.scheme == "https" else 80)),
-                                 timeout=timeout).close()
+        socket.create_connection(
+            (host.hostname, host.port or (443 if host.scheme == "https" else 80)), timeout=timeout
+        ).close()
     except OSError as exc:
         raise offline_error(what, where, f"cannot reach {host.hostname}: {exc.strerror or exc}") from None
     previous = socket.getdefaulttimeout()
@@ -142,6 +146,8 @@ def try_download(url: str, fetch, what: str, where: str, timeout: float = 4.0) -
     try:
         fetch()
     except Exception as exc:  # noqa: BLE001 - any download failure becomes the same one-line message
-        raise offline_error(what, where, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
+        raise offline_error(
+            what, where, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        ) from None
     finally:
         socket.setdefaulttimeout(previous)

@@ -59,8 +59,13 @@ def load_idx(cls, root: str, download: bool, extra: list[Path] | None = None) ->
         try_download(cls.mirrors[0], lambda: cls(str(folder), train=True, download=True), cls.__name__, where)
     train = cls(str(folder), train=True, download=False)
     test = cls(str(folder), train=False, download=False)
-    return ImageData(x=train.data.unsqueeze(1).contiguous(), y=train.targets.long(), class_names=list(train.classes),
-                     x_test=test.data.unsqueeze(1).contiguous(), y_test=test.targets.long())
+    return ImageData(
+        x=train.data.unsqueeze(1).contiguous(),
+        y=train.targets.long(),
+        class_names=list(train.classes),
+        x_test=test.data.unsqueeze(1).contiguous(),
+        y_test=test.targets.long(),
+    )
 
 
 def mnist(root, download) -> ImageData:

@@ -11,8 +11,13 @@ from dlrun.datasets.base import RawData
 def _bunch(loader, kind) -> RawData:
     b = loader()
     names = [str(n) for n in b.target_names] if kind == "classification" else None
-    return RawData(np.asarray(b.data), np.asarray(b.target), kind, class_names=names,
-                   feature_names=[str(f) for f in getattr(b, "feature_names", [])] or None)
+    return RawData(
+        np.asarray(b.data),
+        np.asarray(b.target),
+        kind,
+        class_names=names,
+        feature_names=[str(f) for f in getattr(b, "feature_names", [])] or None,
+    )
 
 
 def digits() -> RawData:
@@ -48,7 +53,14 @@ def moons(n_samples, noise, seed) -> RawData:
 
 def classification(n_samples, n_features, n_informative, n_classes, flip_y, class_sep, seed) -> RawData:
     """Random n-class problem (make_classification)."""
-    x, y = skd.make_classification(n_samples=n_samples, n_features=n_features, n_informative=n_informative,
-                                   n_redundant=0, n_classes=n_classes, flip_y=flip_y, class_sep=class_sep,
-                                   random_state=seed)
+    x, y = skd.make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=n_informative,
+        n_redundant=0,
+        n_classes=n_classes,
+        flip_y=flip_y,
+        class_sep=class_sep,
+        random_state=seed,
+    )
     return RawData(x, y, "classification")

@@ -31,8 +31,15 @@ def tagged_text(sentences, test_sentences, tags) -> RawData:
     steps = max(len(s) for s in train + test)
     x, y = _rows(train, tags, steps)
     x_test, y_test = _rows(test, tags, steps) if test else (None, None)
-    return RawData(x, y, "classification", x_test=x_test, y_test=y_test, class_names=tags,
-                   preprocessor=TextPreprocessor("sequence", num_words=1_000_000, max_len=steps, tokenized=True))
+    return RawData(
+        x,
+        y,
+        "classification",
+        x_test=x_test,
+        y_test=y_test,
+        class_names=tags,
+        preprocessor=TextPreprocessor("sequence", num_words=1_000_000, max_len=steps, tokenized=True),
+    )
 
 
 def _parse(sentence: str, where: str) -> list[tuple[str, str]]:

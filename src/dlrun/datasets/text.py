@@ -15,7 +15,7 @@ import numpy as np
 from dlrun.datasets.base import RawData
 from dlrun.datasets.columns import sort_levels
 from dlrun.datasets.csv_table import TableFormat, parse_separator, read_table, require_columns, require_file
-from dlrun.datasets.vocabulary import TOKEN_PATTERN, TextPreprocessor, check_text_encoding
+from dlrun.datasets.vocabulary import TextPreprocessor, check_text_encoding
 from dlrun.errors import ConfigError, DataError, did_you_mean
 
 log = logging.getLogger("dlrun")
@@ -31,10 +31,13 @@ def _labelled(labels, classes: list[str] | None = None):
 
 
 # ---------------------------------------------------------------------------- text_csv
-def text_csv(path, text, label, sep, header, names, quotes, encoding, num_words, max_len, keep, token_pattern) -> RawData:
+def text_csv(
+    path, text, label, sep, header, names, quotes, encoding, num_words, max_len, keep, token_pattern
+) -> RawData:
     """Texts and their labels in a delimited file (the SMS spam layout: label<TAB>text, no header)."""
-    fmt = _text_csv_format(path, text, label, sep, header, names, quotes, encoding, num_words, max_len, keep,
-                           token_pattern)
+    fmt = _text_csv_format(
+        path, text, label, sep, header, names, quotes, encoding, num_words, max_len, keep, token_pattern
+    )
     frame = read_table(path, fmt)
     _check_columns(path, frame.columns, text, label)
     keep_rows = frame[label].notna().to_numpy()
@@ -46,13 +49,21 @@ def text_csv(path, text, label, sep, header, names, quotes, encoding, num_words,
     texts = frame[text].fillna("").astype(str).to_numpy(dtype=object)
     y, classes = _labelled([str(v).strip() for v in frame[label]])
     if len(classes) < 2:
-        raise DataError(f"{path}: column '{label}' holds one label only ({classes[0]}); classification needs two or more")
-    return RawData(texts, y, "classification", class_names=classes,
-                   preprocessor=TextPreprocessor(encoding, num_words, max_len, keep, token_pattern))
+        raise DataError(
+            f"{path}: column '{label}' holds one label only ({classes[0]}); classification needs two or more"
+        )
+    return RawData(
+        texts,
+        y,
+        "classification",
+        class_names=classes,
+        preprocessor=TextPreprocessor(encoding, num_words, max_len, keep, token_pattern),
+    )
 
 
-def _text_csv_format(path, text, label, sep, header, names, quotes, encoding, num_words, max_len, keep,
-                     token_pattern) -> TableFormat:
+def _text_csv_format(
+    path, text, label, sep, header, names, quotes, encoding, num_words, max_len, keep, token_pattern
+) -> TableFormat:
     """The config checks of `text_csv`, and how its file is written."""
     if not path:
         raise ConfigError("dataset.path must be set: the file of texts (dataset=text_csv dataset.path=FILE)")
@@ -77,8 +88,6 @@ def _check_columns(path, columns, text: str, label: str) -> None:
     require_columns(path, columns, [("text", text), ("label", label)])
 
 
-
-
 # ---------------------------------------------------------------------------- text_folder
 def text_folder(path, train, test, classes, encoding, num_words, max_len, keep, token_pattern) -> RawData:
     """Documents in one sub-folder per class, one file each (the aclImdb layout: train/pos/*.txt ...)."""
@@ -89,8 +98,15 @@ def text_folder(path, train, test, classes, encoding, num_words, max_len, keep, 
     if test is not None:
         test_texts, test_labels, _ = _read_folder(path, test, names)
         x_test, y_test = test_texts, _labelled(test_labels, names)[0]
-    return RawData(texts, y, "classification", x_test=x_test, y_test=y_test, class_names=names,
-                   preprocessor=TextPreprocessor(encoding, num_words, max_len, keep, token_pattern))
+    return RawData(
+        texts,
+        y,
+        "classification",
+        x_test=x_test,
+        y_test=y_test,
+        class_names=names,
+        preprocessor=TextPreprocessor(encoding, num_words, max_len, keep, token_pattern),
+    )
 
 
 def _read_folder(path: str, split: str, classes: list[str] | None):
@@ -101,14 +117,24 @@ def _read_folder(path: str, split: str, classes: list[str] | None):
     found = sorted(p.name for p in folder.iterdir() if p.is_dir())
     for name in classes or []:
         if name not in found:
-            raise DataError(f"dataset.classes: {folder} has no sub-folder '{name}'.{did_you_mean(name, found)} "
-                            f"Sub-folders: {', '.join(found) or 'none'}")
-    bunch = load_files(str(folder), categories=list(classes) if classes else None, load_content=True,
-                       encoding="utf-8", decode_error="replace", shuffle=False)
+            raise DataError(
+                f"dataset.classes: {folder} has no sub-folder '{name}'.{did_you_mean(name, found)} "
+                f"Sub-folders: {', '.join(found) or 'none'}"
+            )
+    bunch = load_files(
+        str(folder),
+        categories=list(classes) if classes else None,
+        load_content=True,
+        encoding="utf-8",
+        decode_error="replace",
+        shuffle=False,
+    )
     names = [str(n) for n in bunch.target_names]
     if len(names) < 2:
-        raise DataError(f"{folder} has {len(names)} class folder(s) ({', '.join(names) or 'none'}); "
-                        "classification needs two or more")
+        raise DataError(
+            f"{folder} has {len(names)} class folder(s) ({', '.join(names) or 'none'}); "
+            "classification needs two or more"
+        )
     if len(bunch.data) == 0:
         raise DataError(f"{folder}: the class folders hold no files")
     return np.asarray(bunch.data, dtype=object), [names[t] for t in bunch.target], names
@@ -117,9 +143,11 @@ def _read_folder(path: str, split: str, classes: list[str] | None):
 def _folder(path: str, split: str) -> Path:
     folder = Path(path) / split
     if not folder.is_dir():
-        raise DataError(f"text folder not found: {folder} (a relative path starts from {os.getcwd()}). Put the "
-                        f"documents there as {folder}/<class>/<one file per document>, the layout of the extracted "
-                        f"aclImdb archive ({ACL_IMDB}), or set dataset.path")
+        raise DataError(
+            f"text folder not found: {folder} (a relative path starts from {os.getcwd()}). Put the "
+            f"documents there as {folder}/<class>/<one file per document>, the layout of the extracted "
+            f"aclImdb archive ({ACL_IMDB}), or set dataset.path"
+        )
     return folder
 
 
@@ -129,8 +157,6 @@ def check_text_folder(**kwargs) -> None:
     for split in (args["train"], args["test"]):
         if split is not None:
             _folder(args["path"], split)
-
-
 
 
 def _with_defaults(factory, kwargs: dict) -> dict:

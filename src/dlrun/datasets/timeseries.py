@@ -40,19 +40,26 @@ class SeriesData:
 
     def bundle(self, split: dict, preprocessing: dict | None) -> DataBundle:
         bounds = self.boundaries(split)
-        segments = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        segments = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=False)]
         if preprocessing is None:
             train = self.values[segments[0]]
             std = train.std(axis=0)
-            preprocessing = {"kind": "timeseries", "columns": list(self.columns), "mean": train.mean(axis=0).tolist(),
-                             "scale": np.where(std > 0, std, 1.0).tolist(), "window": self.window,
-                             "horizon": self.horizon, "stride": self.stride, "period": self.period}
+            preprocessing = {
+                "kind": "timeseries",
+                "columns": list(self.columns),
+                "mean": train.mean(axis=0).tolist(),
+                "scale": np.where(std > 0, std, 1.0).tolist(),
+                "window": self.window,
+                "horizon": self.horizon,
+                "stride": self.stride,
+                "period": self.period,
+            }
         state = dict(preprocessing)
         state["target_shift"], state["target_scale"] = float(state["mean"][0]), float(state["scale"][0])
         scaled = ((self.values - np.asarray(state["mean"])) / np.asarray(state["scale"])).astype(np.float32)
 
         splits, naive = [], {}
-        for name, steps in zip(("train", "val", "test"), segments):
+        for name, steps in zip(("train", "val", "test"), segments, strict=False):
             if len(steps) == 0:
                 splits.append(None)
                 continue
@@ -61,8 +68,13 @@ class SeriesData:
             splits.append(Split(torch.from_numpy(x), torch.from_numpy(y)))
             if name != "train":
                 naive[name] = self.naive_forecasts(starts)
-        info = DataInfo("regression", tuple(splits[0].x.shape[1:]), self.horizon, target_shift=state["target_shift"],
-                        target_scale=state["target_scale"])
+        info = DataInfo(
+            "regression",
+            tuple(splits[0].x.shape[1:]),
+            self.horizon,
+            target_shift=state["target_shift"],
+            target_scale=state["target_scale"],
+        )
         return DataBundle(info, *splits, preprocessing=state, naive_forecasts=naive)
 
     def boundaries(self, split: dict) -> list[int]:
@@ -76,10 +88,12 @@ class SeriesData:
         val = int(round((steps - test) * float(split["val"])))
         bounds = [0, steps - test - val, steps - test, steps]
         need = self.window + self.horizon
-        for name, lo, hi in zip(("train", "val", "test"), bounds[:-1], bounds[1:]):
+        for name, lo, hi in zip(("train", "val", "test"), bounds[:-1], bounds[1:], strict=False):
             if hi > lo and hi - lo < need:
-                raise ConfigError(f"the {name} split has {hi - lo} steps, fewer than window + horizon = {need}; "
-                                  f"lower dataset.window or change dataset.split")
+                raise ConfigError(
+                    f"the {name} split has {hi - lo} steps, fewer than window + horizon = {need}; "
+                    f"lower dataset.window or change dataset.split"
+                )
         if bounds[1] < need:
             raise ConfigError(f"the train split has {bounds[1]} steps, fewer than window + horizon = {need}")
         return bounds
@@ -94,8 +108,7 @@ class SeriesData:
 
         spans = sliding_window_view(scaled, self.window + self.horizon, axis=0)[starts]  # (n, columns, w + h)
         spans = spans.transpose(0, 2, 1)
-        return (np.ascontiguousarray(spans[:, : self.window]),
-                np.ascontiguousarray(spans[:, self.window :, 0]))
+        return (np.ascontiguousarray(spans[:, : self.window]), np.ascontiguousarray(spans[:, self.window :, 0]))
 
     def naive_forecasts(self, starts: np.ndarray) -> dict[str, np.ndarray]:
         """Naive predictions of each window's targets, in the series' units: (windows, horizon) each."""
@@ -123,22 +136,27 @@ def timeseries_csv(path, value, date, features, window, horizon, stride, period,
         when = pd.to_datetime(frame[date], errors="coerce")
         bad = np.flatnonzero(when.isna().to_numpy())
         if len(bad):
-            raise DataError(f"{path}: column '{date}', row {bad[0] + 1}: cannot read {frame[date].iloc[bad[0]]!r} as a date")
+            raise DataError(
+                f"{path}: column '{date}', row {bad[0] + 1}: cannot read {frame[date].iloc[bad[0]]!r} as a date"
+            )
         frame = frame.iloc[np.argsort(when.to_numpy(), kind="stable")]
     columns = [value, *features]
     values = np.column_stack([parse_numbers(frame[c].reset_index(drop=True), c, str(path)) for c in columns])
     missing = np.argwhere(np.isnan(values))
     if len(missing):
         row, col = missing[0]
-        raise DataError(f"{path}: column '{columns[col]}' has a missing value (row {row + 1} in time order); "
-                        "a series needs every step")
+        raise DataError(
+            f"{path}: column '{columns[col]}' has a missing value (row {row + 1} in time order); "
+            "a series needs every step"
+        )
     return SeriesData(values, columns, window, horizon, stride, period)
 
 
 def _check(path, value, date, features, window, horizon, stride, period, sep, header, names) -> TableFormat:
     if not path:
-        raise ConfigError("dataset.path must be set: the series file (dataset=timeseries_csv dataset.path=FILE "
-                          "dataset.value=COLUMN)")
+        raise ConfigError(
+            "dataset.path must be set: the series file (dataset=timeseries_csv dataset.path=FILE dataset.value=COLUMN)"
+        )
     if not value:
         raise ConfigError("dataset.value must be set: the column to forecast")
     for key, number in (("window", window), ("horizon", horizon), ("stride", stride)):
@@ -164,7 +182,10 @@ def check_timeseries(**kwargs) -> None:
     bound.apply_defaults()
     args = bound.arguments
     fmt = _check(**args)
-    _check_columns(args["path"], list(read_table(args["path"], fmt, nrows=5).columns), args["value"], args["date"],
-                   args["features"])
-
-
+    _check_columns(
+        args["path"],
+        list(read_table(args["path"], fmt, nrows=5).columns),
+        args["value"],
+        args["date"],
+        args["features"],
+    )

@@ -64,7 +64,9 @@ def fit_vocabulary(texts, num_words: int, token_pattern: str = TOKEN_PATTERN, to
     try:
         counts = np.asarray(vectorizer.fit_transform(texts).sum(axis=0)).ravel()
     except ValueError as exc:  # "empty vocabulary; perhaps the documents only contain stop words"
-        raise DataError(f"no words found in the training texts ({str(exc).split(';')[0]}); check dataset.token_pattern") from None
+        raise DataError(
+            f"no words found in the training texts ({str(exc).split(';')[0]}); check dataset.token_pattern"
+        ) from None
     words = vectorizer.get_feature_names_out()
     return [str(w) for w in words[np.lexsort((words, -counts))]]
 
@@ -72,8 +74,15 @@ def fit_vocabulary(texts, num_words: int, token_pattern: str = TOKEN_PATTERN, to
 class TextPreprocessor(Preprocessor):
     """Fitted on the training texts: their vocabulary; transforms texts to multi-hot rows or padded ids."""
 
-    def __init__(self, encoding: str = "sequence", num_words: int = 10000, max_len: int = 200, keep: str = "first",
-                 token_pattern: str = TOKEN_PATTERN, tokenized: bool = False):
+    def __init__(
+        self,
+        encoding: str = "sequence",
+        num_words: int = 10000,
+        max_len: int = 200,
+        keep: str = "first",
+        token_pattern: str = TOKEN_PATTERN,
+        tokenized: bool = False,
+    ):
         super().__init__()
         check_text_encoding(encoding, num_words, max_len, keep, token_pattern)
         self.encoding, self.num_words, self.max_len, self.keep = encoding, num_words, max_len, keep
@@ -81,8 +90,12 @@ class TextPreprocessor(Preprocessor):
 
     def fit(self, x, y: np.ndarray) -> dict[str, Any]:
         words = fit_vocabulary(list(x), self.num_words, self.token_pattern, self.tokenized)
-        state: dict[str, Any] = {"encoding": self.encoding, "words": words, "token_pattern": self.token_pattern,
-                                 "tokenized": self.tokenized}
+        state: dict[str, Any] = {
+            "encoding": self.encoding,
+            "words": words,
+            "token_pattern": self.token_pattern,
+            "tokenized": self.tokenized,
+        }
         if self.encoding == "sequence":
             state.update(max_len=self.max_len, keep=self.keep, vocab_size=len(words) + 2)
         return state
@@ -91,8 +104,9 @@ class TextPreprocessor(Preprocessor):
         if state["encoding"] == "multi_hot":
             vectorizer = _vectorizer(state["token_pattern"], state["tokenized"], vocabulary=state["words"], binary=True)
             return vectorizer.transform(list(x)).toarray().astype(np.float32)
-        return encode_ids(tokenize(x, state["token_pattern"], state["tokenized"]), state["words"], state["max_len"],
-                          state["keep"])
+        return encode_ids(
+            tokenize(x, state["token_pattern"], state["tokenized"]), state["words"], state["max_len"], state["keep"]
+        )
 
 
 def encode_ids(texts: list[list[str]], words: list[str], max_len: int, keep: str = "first") -> np.ndarray:

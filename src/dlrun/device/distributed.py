@@ -40,8 +40,9 @@ def init(device_type: str, timeout_s: float) -> None:
         # Under torchrun's agent the workers share its store across restarts, and the process group keys
         # its addresses by rank alone: restarted workers could read their dead predecessors' ports. A
         # prefix per attempt keeps every attempt's rendezvous to itself.
-        agent = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world, is_master=False,
-                              timeout=timeout)
+        agent = dist.TCPStore(
+            os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world, is_master=False, timeout=timeout
+        )
         attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
         store = dist.PrefixStore(f"dlrun/attempt_{attempt}/", agent)
         dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timeout)
@@ -108,8 +109,14 @@ def lost_peer(exc: BaseException):
         return None
     text = str(exc)
     dist_error = getattr(dist, "DistError", ())
-    if not (isinstance(exc, dist_error) or "gloo/transport" in text or "Connection reset by peer" in text
-            or "Connection closed by peer" in text):
+    if not (
+        isinstance(exc, dist_error)
+        or "gloo/transport" in text
+        or "Connection reset by peer" in text
+        or "Connection closed by peer" in text
+    ):
         return None
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-    return PeerLost(f"rank {env_world()[0]}: another process of the job ended during a collective operation ({first[:200]})")
+    return PeerLost(
+        f"rank {env_world()[0]}: another process of the job ended during a collective operation ({first[:200]})"
+    )

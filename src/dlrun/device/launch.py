@@ -28,15 +28,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(overrides: list[str], run_dir: str, nprocs: int, nodes: int, rdzv_endpoint: str | None,
-           max_restarts: int) -> None:
+def launch(
+    overrides: list[str], run_dir: str, nprocs: int, nodes: int, rdzv_endpoint: str | None, max_restarts: int
+) -> None:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     config = LaunchConfig(
-        min_nodes=nodes, max_nodes=nodes, nproc_per_node=nprocs, run_id=os.environ.get("DLRUN_RUN_ID", uuid.uuid4().hex[:8]),
-        rdzv_backend="c10d", rdzv_endpoint=rdzv_endpoint or f"127.0.0.1:{free_port()}", max_restarts=max_restarts,
-        monitor_interval=0.2, start_method="spawn")
+        min_nodes=nodes,
+        max_nodes=nodes,
+        nproc_per_node=nprocs,
+        run_id=os.environ.get("DLRUN_RUN_ID", uuid.uuid4().hex[:8]),
+        rdzv_backend="c10d",
+        rdzv_endpoint=rdzv_endpoint or f"127.0.0.1:{free_port()}",
+        max_restarts=max_restarts,
+        monitor_interval=0.2,
+        start_method="spawn",
+    )
     keep = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
     args = ["-m", "dlrun", "train", *keep, f"hydra.run.dir={run_dir}"]
     try:
@@ -46,5 +54,7 @@ def launch(overrides: list[str], run_dir: str, nprocs: int, nodes: int, rdzv_end
         real = {r: f for r, f in exc.failures.items() if f.exitcode and f.exitcode > 0} or exc.failures
         rank, failure = min(real.items(), key=lambda item: (item[1].timestamp, item[0]))
         code = failure.exitcode if failure.exitcode and failure.exitcode > 0 else 1
-        raise WorkerFailed(f"training process of rank {rank} failed with exit code {failure.exitcode} "
-                           f"(its error is printed above)", code) from None
+        raise WorkerFailed(
+            f"training process of rank {rank} failed with exit code {failure.exitcode} (its error is printed above)",
+            code,
+        ) from None

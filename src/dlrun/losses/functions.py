@@ -5,7 +5,6 @@ from __future__ import annotations
 from torch import nn
 
 
-
 def cross_entropy(label_smoothing: float = 0.0) -> nn.Module:
     """Softmax cross-entropy on logits (multiclass classification)."""
     return nn.CrossEntropyLoss(label_smoothing=label_smoothing)

@@ -11,8 +11,8 @@ import math
 import numpy as np
 from sklearn import metrics as skm
 
-from dlrun.errors import ConfigError
 from dlrun.metrics.config import METRICS
+
 
 def _labels(y_score: np.ndarray) -> np.ndarray:
     return (y_score >= 0.5).astype(np.int64) if y_score.ndim == 1 else y_score.argmax(axis=1)

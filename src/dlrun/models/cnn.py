@@ -11,14 +11,22 @@ from torch import nn
 
 from dlrun.datasets.base import DataInfo
 from dlrun.errors import ConfigError
-from dlrun.models.layers import activation as make_activation
 from dlrun.models.config import ConvBlock
+from dlrun.models.layers import activation as make_activation
 from dlrun.models.layers import initialize
 
 
 class CNN(nn.Module):
-    def __init__(self, input_shape: tuple[int, ...], out_features: int, blocks: list[ConvBlock], head: list[int],
-                 head_dropout: float, global_pool: bool, init: str):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        out_features: int,
+        blocks: list[ConvBlock],
+        head: list[int],
+        head_dropout: float,
+        global_pool: bool,
+        init: str,
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         channels = input_shape[0]
@@ -57,7 +65,9 @@ class CNN(nn.Module):
 def cnn(info: DataInfo, blocks, head, head_dropout, global_pool, init) -> nn.Module:
     """Conv blocks (channels, kernel, stride, padding, pooling, batch norm, activation, dropout) + MLP head."""
     if len(info.input_shape) != 3:
-        raise ConfigError(f"model cnn needs images (channels, height, width); this data set gives shape {info.input_shape}")
+        raise ConfigError(
+            f"model cnn needs images (channels, height, width); this data set gives shape {info.input_shape}"
+        )
     try:
         return CNN(info.input_shape, info.output_size, list(blocks), list(head), head_dropout, global_pool, init)
     except RuntimeError as exc:  # e.g. the image shrank to nothing

@@ -25,8 +25,9 @@ class MLP:
 
     hidden: list[int] = option([64], "widths of the hidden layers; [] is a linear (logistic) model", ge=1)
     activation: Activation = option("relu", "activation after each hidden layer (leaky_relu: slope 0.2)")
-    dropout: float | list[float] = option(0.0, "dropout after each hidden layer (one value or one per layer)",
-                                          ge=0, lt=1)
+    dropout: float | list[float] = option(
+        0.0, "dropout after each hidden layer (one value or one per layer)", ge=0, lt=1
+    )
     batchnorm: bool = option(False, "BatchNorm1d after each hidden linear layer")
     init: Init = option("default", "weight initialisation (default: PyTorch's)")
 
@@ -51,9 +52,11 @@ class ConvBlock:
 class CNN:
     """Convolutional network: conv blocks, then an MLP head. Input channels and size come from the data set."""
 
-    blocks: list[ConvBlock] = option([ConvBlock(channels=32, pool=2), ConvBlock(channels=64, pool=2)],
-                                     "conv blocks, each a mapping of ConvBlock keys (channels, kernel, stride, padding, "
-                                     "convs, pool, batchnorm, activation, dropout)")
+    blocks: list[ConvBlock] = option(
+        [ConvBlock(channels=32, pool=2), ConvBlock(channels=64, pool=2)],
+        "conv blocks, each a mapping of ConvBlock keys (channels, kernel, stride, padding, "
+        "convs, pool, batchnorm, activation, dropout)",
+    )
     head: list[int] = option([128], "hidden widths of the MLP head after flattening", ge=1)
     head_dropout: float = option(0.0, "dropout after each head layer", ge=0, lt=1)
     global_pool: bool = option(False, "global average pooling before the head (instead of flattening the whole map)")
@@ -66,11 +69,15 @@ class Recurrent:
     layers: int = option(1, "stacked recurrent layers", ge=1)
     bidirectional: bool = option(False, "also read each sequence backwards (the head sees both final states)")
     dropout: float = option(0.0, "between stacked layers and before the head", ge=0, lt=1)
-    pooling: Pooling = option("last", "last (final hidden state) | mean (mean of the outputs over real steps) | "
-                                      "per_step (tagging)")
+    pooling: Pooling = option(
+        "last", "last (final hidden state) | mean (mean of the outputs over real steps) | per_step (tagging)"
+    )
     embedding_dim: int = option(32, "width of the word embedding (token input)", ge=1)
-    projection: int | None = option(None, "numeric windows: a linear layer to this width before the recurrent "
-                                          "layers; null feeds the values as they are", ge=1)
+    projection: int | None = option(
+        None,
+        "numeric windows: a linear layer to this width before the recurrent layers; null feeds the values as they are",
+        ge=1,
+    )
 
 
 @MODELS.declare("lstm", factory="dlrun.models.recurrent:lstm")
@@ -97,11 +104,14 @@ class VaeMLP:
 @MODELS.declare("vae_conv", factory="dlrun.models.vae:vae_conv", task="vae")
 @dataclass
 class VaeConv:
-    """Convolutional VAE (task vae): stride-2 4x4 convs -> dense -> mu, log_var; dense -> transposed convs -> sigmoid."""
+    """Convolutional VAE (task vae): stride-2 4x4 convs, dense mu and log_var; transposed convs back, sigmoid."""
 
     latent_dim: int = option(16, "size of z", ge=1)
-    channels: list[int] = option([32, 64], "channels of the encoder's convs, each halving the image (height and "
-                                           "width must divide by 2^len)", ge=1)
+    channels: list[int] = option(
+        [32, 64],
+        "channels of the encoder's convs, each halving the image (height and width must divide by 2^len)",
+        ge=1,
+    )
     hidden: int = option(256, "width of the dense layer between the convs and the latent space", ge=1)
 
 
@@ -133,8 +143,9 @@ class CganMLP(GanMLPBase):
     discriminator_hidden: list[int] = option([1024, 512, 256], "discriminator hidden widths", ge=1)
     generator_activation: Activation = option("leaky_relu", "activation of the generator's hidden layers")
     discriminator_dropout: float = option(0.4, "dropout after each discriminator hidden layer", ge=0, lt=1)
-    conditional: bool = option(True, "embed the class label into both networks (task cgan); false makes it a plain "
-                                     "GAN (task gan)")
+    conditional: bool = option(
+        True, "embed the class label into both networks (task cgan); false makes it a plain GAN (task gan)"
+    )
 
 
 @MODELS.declare("dcgan", factory="dlrun.models.dcgan:dcgan", task="gan")
@@ -143,10 +154,10 @@ class DCGAN:
     """DCGAN (task gan, or cgan with conditional: true): transposed convs up, strided convs down; N(0, 0.02) init."""
 
     latent_dim: int = option(100, "size of z", ge=1)
-    generator_width: int = option(64, "channels of the generator's last hidden layer (doubling towards the input)",
-                                  ge=1)
-    discriminator_width: int = option(64, "channels of the discriminator's first conv (doubling with each stage)",
-                                      ge=1)
+    generator_width: int = option(
+        64, "channels of the generator's last hidden layer (doubling towards the input)", ge=1
+    )
+    discriminator_width: int = option(64, "channels of the discriminator's first conv (doubling with each stage)", ge=1)
     conditional: bool = option(False, "label embedding beside z (G) and as an extra input channel (D): task cgan")
     embedding_dim: int = option(10, "width of the generator's label embedding (conditional only)", ge=1)
 

@@ -21,8 +21,12 @@ from dlrun.models.vae import image_shape
 
 def stages_for(height: int, width: int, most: int = 4) -> int:
     stages = 0
-    while stages < most and height % 2 ** (stages + 1) == 0 and width % 2 ** (stages + 1) == 0 \
-            and min(height, width) // 2 ** (stages + 1) >= 4:
+    while (
+        stages < most
+        and height % 2 ** (stages + 1) == 0
+        and width % 2 ** (stages + 1) == 0
+        and min(height, width) // 2 ** (stages + 1) >= 4
+    ):
         stages += 1
     return stages
 
@@ -35,12 +39,19 @@ class DCGenerator(Generator):
         start = (top, h // 2**stages, w // 2**stages)
         units = top * start[1] * start[2]
         inputs = latent_dim + (embedding_dim if num_classes else 0)
-        layers: list[nn.Module] = [nn.Linear(inputs, units, bias=False), nn.BatchNorm1d(units), nn.ReLU(True),
-                                   nn.Unflatten(1, start)]
+        layers: list[nn.Module] = [
+            nn.Linear(inputs, units, bias=False),
+            nn.BatchNorm1d(units),
+            nn.ReLU(True),
+            nn.Unflatten(1, start),
+        ]
         channels = top
         for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(channels // 2),
-                       nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(channels // 2),
+                nn.ReLU(True),
+            ]
             channels //= 2
         layers += [nn.ConvTranspose2d(channels, c, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -58,8 +69,11 @@ class DCDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(c + (1 if num_classes else 0), width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         channels = width
         for _ in range(stages - 1):
-            layers += [nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(channels * 2),
-                       nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(channels * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             channels *= 2
         layers += [nn.Flatten(), nn.Linear(channels * (h // 2**stages) * (w // 2**stages), 1)]
         self.net = nn.Sequential(*layers)
@@ -86,15 +100,20 @@ def dcgan(info: DataInfo, latent_dim, generator_width, discriminator_width, cond
     """DCGAN: transposed-conv generator, conv discriminator, batch norm, N(0, 0.02) init (task gan or cgan)."""
     check_gan_keys(latent_dim, info.num_classes, conditional, embedding_dim)
     if generator_width < 1 or discriminator_width < 1:
-        raise ConfigError(f"model.generator_width and model.discriminator_width must be >= 1, got "
-                          f"{generator_width}, {discriminator_width}")
+        raise ConfigError(
+            f"model.generator_width and model.discriminator_width must be >= 1, got "
+            f"{generator_width}, {discriminator_width}"
+        )
     shape = image_shape(info, "dcgan")
     stages = stages_for(shape[1], shape[2])
     if stages == 0:
-        raise ConfigError(f"model dcgan needs images whose height and width are even and at least 8 pixels, got "
-                          f"{shape[1]}x{shape[2]}")
+        raise ConfigError(
+            f"model dcgan needs images whose height and width are even and at least 8 pixels, got {shape[1]}x{shape[2]}"
+        )
     classes = info.num_classes if conditional else 0
-    pair = GanPair(DCGenerator(shape, latent_dim, generator_width, stages, classes, embedding_dim),
-                   DCDiscriminator(shape, discriminator_width, stages, classes))
+    pair = GanPair(
+        DCGenerator(shape, latent_dim, generator_width, stages, classes, embedding_dim),
+        DCDiscriminator(shape, discriminator_width, stages, classes),
+    )
     dcgan_init(pair)
     return pair

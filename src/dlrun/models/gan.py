@@ -95,9 +95,18 @@ def check_gan_keys(latent_dim: int, num_classes: int, conditional: bool, embeddi
         raise ConfigError("model.conditional=true needs a data set with class labels")
 
 
-def _mlp_pair(info: DataInfo, name: str, latent_dim: int, generator_hidden, discriminator_hidden,
-              generator_activation: str, discriminator_activation: str, discriminator_dropout: float,
-              conditional: bool, embedding_dim: int) -> GanPair:
+def _mlp_pair(
+    info: DataInfo,
+    name: str,
+    latent_dim: int,
+    generator_hidden,
+    discriminator_hidden,
+    generator_activation: str,
+    discriminator_activation: str,
+    discriminator_dropout: float,
+    conditional: bool,
+    embedding_dim: int,
+) -> GanPair:
     check_gan_keys(latent_dim, info.num_classes, conditional, embedding_dim)
     if any(h < 1 for h in [*generator_hidden, *discriminator_hidden]):
         raise ConfigError("model.generator_hidden and model.discriminator_hidden widths must be >= 1")
@@ -107,19 +116,59 @@ def _mlp_pair(info: DataInfo, name: str, latent_dim: int, generator_hidden, disc
     classes = info.num_classes if conditional else 0
     return GanPair(
         MLPGenerator(shape, latent_dim, list(generator_hidden), generator_activation, classes, embedding_dim),
-        MLPDiscriminator(shape, list(discriminator_hidden), discriminator_activation, discriminator_dropout, classes,
-                         embedding_dim))
+        MLPDiscriminator(
+            shape, list(discriminator_hidden), discriminator_activation, discriminator_dropout, classes, embedding_dim
+        ),
+    )
 
 
-def gan_mlp(info: DataInfo, latent_dim, generator_hidden, discriminator_hidden, generator_activation,
-            discriminator_activation, discriminator_dropout, conditional, embedding_dim) -> nn.Module:
+def gan_mlp(
+    info: DataInfo,
+    latent_dim,
+    generator_hidden,
+    discriminator_hidden,
+    generator_activation,
+    discriminator_activation,
+    discriminator_dropout,
+    conditional,
+    embedding_dim,
+) -> nn.Module:
     """The books' MLP GAN: G 64-256-256-784 ReLU, tanh; D 784-256-256-1 LeakyReLU(0.2) (task gan)."""
-    return _mlp_pair(info, "gan_mlp", latent_dim, generator_hidden, discriminator_hidden, generator_activation,
-                     discriminator_activation, discriminator_dropout, conditional, embedding_dim)
+    return _mlp_pair(
+        info,
+        "gan_mlp",
+        latent_dim,
+        generator_hidden,
+        discriminator_hidden,
+        generator_activation,
+        discriminator_activation,
+        discriminator_dropout,
+        conditional,
+        embedding_dim,
+    )
 
 
-def cgan_mlp(info: DataInfo, latent_dim, generator_hidden, discriminator_hidden, generator_activation,
-             discriminator_activation, discriminator_dropout, conditional, embedding_dim) -> nn.Module:
+def cgan_mlp(
+    info: DataInfo,
+    latent_dim,
+    generator_hidden,
+    discriminator_hidden,
+    generator_activation,
+    discriminator_activation,
+    discriminator_dropout,
+    conditional,
+    embedding_dim,
+) -> nn.Module:
     """The books' conditional MLP GAN: label embedding (10) concatenated to z and to the image (task cgan)."""
-    return _mlp_pair(info, "cgan_mlp", latent_dim, generator_hidden, discriminator_hidden, generator_activation,
-                     discriminator_activation, discriminator_dropout, conditional, embedding_dim)
+    return _mlp_pair(
+        info,
+        "cgan_mlp",
+        latent_dim,
+        generator_hidden,
+        discriminator_hidden,
+        generator_activation,
+        discriminator_activation,
+        discriminator_dropout,
+        conditional,
+        embedding_dim,
+    )

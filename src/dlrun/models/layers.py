@@ -21,7 +21,9 @@ INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming")
 
 def activation(name: str, where: str) -> nn.Module:
     if name not in ACTIVATIONS:
-        raise ConfigError(f"unknown {where} '{name}'. Known: {', '.join(ACTIVATIONS)}.{did_you_mean(name, ACTIVATIONS)}")
+        raise ConfigError(
+            f"unknown {where} '{name}'. Known: {', '.join(ACTIVATIONS)}.{did_you_mean(name, ACTIVATIONS)}"
+        )
     return ACTIVATIONS[name]()
 
 
@@ -63,5 +65,5 @@ class EmbeddedColumns(nn.Module):
 
     def forward(self, x):
         x = x.flatten(1)
-        codes = x[:, self.dense:].long()
+        codes = x[:, self.dense :].long()
         return torch.cat([x[:, : self.dense], *(t(codes[:, i]) for i, t in enumerate(self.tables))], dim=1)

@@ -11,12 +11,20 @@ from dlrun.models.layers import check_init, initialize
 
 
 class MLP(nn.Module):
-    def __init__(self, in_features: int, out_features: int, hidden: list[int], activation: str,
-                 dropout: list[float], batchnorm: bool, init: str):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: list[int],
+        activation: str,
+        dropout: list[float],
+        batchnorm: bool,
+        init: str,
+    ):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
-        for size, p in zip(hidden, dropout):
+        for size, p in zip(hidden, dropout, strict=False):
             layers.append(nn.Linear(width, size))
             if batchnorm:
                 layers.append(nn.BatchNorm1d(size))

@@ -26,9 +26,20 @@ POOLING = ("last", "mean", "per_step")
 
 
 class RecurrentNet(nn.Module):
-    def __init__(self, cell: str, out_features: int, hidden: int, layers: int, bidirectional: bool, dropout: float,
-                 pooling: str, vocab_size: int = 0, embedding_dim: int = 0, in_features: int = 0,
-                 projection: int | None = None):
+    def __init__(
+        self,
+        cell: str,
+        out_features: int,
+        hidden: int,
+        layers: int,
+        bidirectional: bool,
+        dropout: float,
+        pooling: str,
+        vocab_size: int = 0,
+        embedding_dim: int = 0,
+        in_features: int = 0,
+        projection: int | None = None,
+    ):
         super().__init__()
         self.pooling = pooling
         if vocab_size:
@@ -39,8 +50,14 @@ class RecurrentNet(nn.Module):
         else:
             self.inputs, width = nn.Identity(), in_features
         self.tokens = bool(vocab_size)
-        self.rnn = CELLS[cell](width, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
-                               dropout=dropout if layers > 1 else 0.0)
+        self.rnn = CELLS[cell](
+            width,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden * (2 if bidirectional else 1), out_features)
 
@@ -68,8 +85,17 @@ class RecurrentNet(nn.Module):
         return torch.cat(list(hidden[-directions:]), dim=-1)  # the top layer's final state, each direction
 
 
-def recurrent(cell: str, info: DataInfo, hidden: int, layers: int, bidirectional: bool, dropout: float, pooling: str,
-              embedding_dim: int, projection: int | None) -> nn.Module:
+def recurrent(
+    cell: str,
+    info: DataInfo,
+    hidden: int,
+    layers: int,
+    bidirectional: bool,
+    dropout: float,
+    pooling: str,
+    embedding_dim: int,
+    projection: int | None,
+) -> nn.Module:
     where = f"model ({cell})"
     if hidden < 1 or layers < 1:
         raise ConfigError(f"model.hidden and model.layers must be >= 1, got {hidden} and {layers}")
@@ -80,22 +106,44 @@ def recurrent(cell: str, info: DataInfo, hidden: int, layers: int, bidirectional
     if info.per_step and pooling != "per_step":
         raise ConfigError("per-step labels (dataset=tagged_text) need one output per step: set model.pooling=per_step")
     if pooling == "per_step" and not info.per_step:
-        raise ConfigError("model.pooling=per_step gives one output per step: it needs per-step labels "
-                          "(dataset=tagged_text, task=tagging)")
+        raise ConfigError(
+            "model.pooling=per_step gives one output per step: it needs per-step labels "
+            "(dataset=tagged_text, task=tagging)"
+        )
     if info.vocab_size:
         if len(info.input_shape) != 1:
             raise ConfigError(f"{where} expects token ids of shape (steps,), got {info.input_shape}")
         if embedding_dim < 1:
             raise ConfigError(f"model.embedding_dim must be >= 1 for token input, got {embedding_dim}")
-        return RecurrentNet(cell, info.output_size, hidden, layers, bidirectional, dropout, pooling,
-                            vocab_size=info.vocab_size, embedding_dim=embedding_dim)
+        return RecurrentNet(
+            cell,
+            info.output_size,
+            hidden,
+            layers,
+            bidirectional,
+            dropout,
+            pooling,
+            vocab_size=info.vocab_size,
+            embedding_dim=embedding_dim,
+        )
     if len(info.input_shape) != 2:
-        raise ConfigError(f"{where} reads sequences: token ids (a text data set with dataset.encoding=sequence) or "
-                          f"windows of shape (steps, features) (timeseries_csv); this data set gives {info.input_shape}")
+        raise ConfigError(
+            f"{where} reads sequences: token ids (a text data set with dataset.encoding=sequence) or "
+            f"windows of shape (steps, features) (timeseries_csv); this data set gives {info.input_shape}"
+        )
     if projection is not None and projection < 1:
         raise ConfigError(f"model.projection must be >= 1 or null, got {projection}")
-    return RecurrentNet(cell, info.output_size, hidden, layers, bidirectional, dropout, pooling,
-                        in_features=info.input_shape[1], projection=projection)
+    return RecurrentNet(
+        cell,
+        info.output_size,
+        hidden,
+        layers,
+        bidirectional,
+        dropout,
+        pooling,
+        in_features=info.input_shape[1],
+        projection=projection,
+    )
 
 
 def lstm(info: DataInfo, hidden, layers, bidirectional, dropout, pooling, embedding_dim, projection) -> nn.Module:

@@ -41,7 +41,7 @@ def _one(name: str, model: nn.Module, example: tuple[torch.Tensor, ...] | None) 
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"model '{name}' ({type(model).__name__})"]
     for i, row in enumerate(rows):
-        lines.append("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths)), row[3].rjust(widths[3])]))
+        lines.append("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=False)), row[3].rjust(widths[3])]))
         if i == 0:
             lines.append("-" * len(lines[-1]))
     total = sum(p.numel() for p in model.parameters())

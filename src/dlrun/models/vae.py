@@ -77,8 +77,13 @@ class ConvVAE(VAE):
         layers += [nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU()]
         self.encoder = nn.Sequential(*layers)
         self.mu, self.log_var = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
-        layers = [nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, flat), nn.ReLU(),
-                  nn.Unflatten(1, self.feature_shape)]
+        layers = [
+            nn.Linear(latent_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, flat),
+            nn.ReLU(),
+            nn.Unflatten(1, self.feature_shape),
+        ]
         outs = [*reversed(channels[:-1]), c]
         width = channels[-1]
         for i, size in enumerate(outs):  # each transposed conv doubles it back
@@ -91,8 +96,9 @@ class ConvVAE(VAE):
 
 def image_shape(info: DataInfo, model: str) -> tuple[int, int, int]:
     if len(info.input_shape) != 3:
-        raise ConfigError(f"model {model} needs images (channels, height, width); this data set gives shape "
-                          f"{info.input_shape}")
+        raise ConfigError(
+            f"model {model} needs images (channels, height, width); this data set gives shape {info.input_shape}"
+        )
     return tuple(info.input_shape)
 
 
@@ -113,11 +119,15 @@ def vae_conv(info: DataInfo, latent_dim, channels, hidden) -> nn.Module:
     """Convolutional VAE: stride-2 convs -> dense -> mu, log_var; transposed convs back (task vae)."""
     _check_latent(latent_dim)
     if not channels or any(c < 1 for c in channels) or hidden < 1:
-        raise ConfigError(f"model.channels must be a non-empty list of widths >= 1 and model.hidden >= 1, got "
-                          f"{list(channels)}, {hidden}")
+        raise ConfigError(
+            f"model.channels must be a non-empty list of widths >= 1 and model.hidden >= 1, got "
+            f"{list(channels)}, {hidden}"
+        )
     shape = image_shape(info, "vae_conv")
     scale = 2 ** len(channels)
     if shape[1] % scale or shape[2] % scale:
-        raise ConfigError(f"model vae_conv halves the image {len(channels)} times (one per model.channels entry): "
-                          f"{shape[1]}x{shape[2]} images are not divisible by {scale}")
+        raise ConfigError(
+            f"model vae_conv halves the image {len(channels)} times (one per model.channels entry): "
+            f"{shape[1]}x{shape[2]} images are not divisible by {scale}"
+        )
     return ConvVAE(shape, latent_dim, list(channels), hidden)

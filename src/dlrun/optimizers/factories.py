@@ -43,5 +43,5 @@ def build_optimizer(cfg: DictConfig, params: Iterable, where: str = "optimizer")
         return OPTIMIZERS.build(kwargs.pop("name"), params, where=where, **kwargs)
     except ConfigError as exc:  # the factories' own checks name the top-level node
         if where != "optimizer" and str(exc).startswith("optimizer."):
-            raise ConfigError(where + str(exc)[len("optimizer"):]) from None
+            raise ConfigError(where + str(exc)[len("optimizer") :]) from None
         raise

@@ -11,8 +11,9 @@ from pathlib import Path
 from dlrun.plots.config import PlotsConfig
 
 
-def draw_run(cfg: PlotsConfig, run_dir: Path, results: dict, task, data, name: str = "test",
-             predicted=None) -> dict[str, Path]:
+def draw_run(
+    cfg: PlotsConfig, run_dir: Path, results: dict, task, data, name: str = "test", predicted=None
+) -> dict[str, Path]:
     """Draw the run's pictures into `run_dir`; returns {name: PNG path}.
 
     `predicted` is the task's (outputs, targets) on split `name` (test, or val when there is no test).
@@ -27,8 +28,9 @@ def draw_run(cfg: PlotsConfig, run_dir: Path, results: dict, task, data, name: s
         targets = predicted[1].detach().cpu().numpy()
         values = task.in_data_units(scores, scores)[1]
         if data.info.kind == "classification":
-            pictures["confusion_matrix"] = figures.confusion_matrix(targets.astype(int), values, data.info.class_names,
-                                                                    name)
+            pictures["confusion_matrix"] = figures.confusion_matrix(
+                targets.astype(int), values, data.info.class_names, name
+            )
         else:
             truth = task.in_data_units(targets, targets)[0]
             pictures["predicted_vs_true"] = figures.predicted_vs_true(truth, values, name)

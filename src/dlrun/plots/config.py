@@ -16,6 +16,7 @@ class PlotsConfig:
     """
 
     enabled: bool = option(True, "draw the pictures when training ends")
-    skip_first: int = option(0, "leave the first N epochs out of the learning curves (their large early losses "
-                                "flatten the rest)", ge=0)
+    skip_first: int = option(
+        0, "leave the first N epochs out of the learning curves (their large early losses flatten the rest)", ge=0
+    )
     dpi: int = option(100, "resolution of the PNG files", ge=20)

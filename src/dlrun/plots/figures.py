@@ -13,7 +13,7 @@ VAL_STYLE = {"linestyle": "-", "color": "tab:orange", "label": "validation"}
 
 def learning_curves(history: list[dict], keys: list[str], skip_first: int = 0) -> Figure:
     """One panel per metric: training dashed, validation solid, per epoch (first `skip_first` epochs left out)."""
-    rows = history[min(skip_first, max(len(history) - 1, 0)):]
+    rows = history[min(skip_first, max(len(history) - 1, 0)) :]
     keys = [k for k in keys if any(f"train/{k}" in r or f"val/{k}" in r for r in rows)] or ["loss"]
     cols = min(3, len(keys))
     fig = Figure(figsize=(4.2 * cols, 3.2 * math.ceil(len(keys) / cols)), layout="constrained")
@@ -22,7 +22,7 @@ def learning_curves(history: list[dict], keys: list[str], skip_first: int = 0) -
         for split, style in (("train", TRAIN_STYLE), ("val", VAL_STYLE)):
             points = [(r["epoch"], r[f"{split}/{key}"]) for r in rows if f"{split}/{key}" in r]
             if points:
-                epochs, values = zip(*points)
+                epochs, values = zip(*points, strict=False)
                 ax.plot(epochs, values, marker="." if len(points) < 30 else None, **style)
         ax.set_title(key)
         ax.set_xlabel("epoch")
@@ -53,8 +53,14 @@ def confusion_matrix(y_true: np.ndarray, scores: np.ndarray, class_names: list[s
         top = counts.max() if counts.size else 0
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, str(counts[i, j]), ha="center", va="center",
-                        color="white" if counts[i, j] > top / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    color="white" if counts[i, j] > top / 2 else "black",
+                )
     return fig
 
 

@@ -23,8 +23,14 @@ def input_grid(images: torch.Tensor, path: Path, count: int = 64) -> torch.Tenso
     return grid
 
 
-def worst_classified(images: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor, class_names: list[str],
-                     path: Path, count: int = 25):
+def worst_classified(
+    images: torch.Tensor,
+    probs: torch.Tensor,
+    targets: torch.Tensor,
+    class_names: list[str],
+    path: Path,
+    count: int = 25,
+):
     """The test images whose true class got the lowest probability, titled 'pred X (p) / true Y'."""
     probs = probs.float().cpu()
     targets = targets.long().cpu()
@@ -36,11 +42,13 @@ def worst_classified(images: torch.Tensor, probs: torch.Tensor, targets: torch.T
     fig, axes = plt.subplots(side, side, figsize=(1.9 * side, 2.1 * side), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, i in zip(axes.flat, order.tolist()):
+    for ax, i in zip(axes.flat, order.tolist(), strict=False):
         image = images[i].float().cpu()
         ax.imshow(image.squeeze(0) if image.shape[0] == 1 else image.permute(1, 2, 0), cmap="gray", vmin=0, vmax=1)
         pred = int(probs[i].argmax())
-        ax.set_title(f"pred {class_names[pred]} ({probs[i, pred]:.2f})\ntrue {class_names[int(targets[i])]}", fontsize=7)
+        ax.set_title(
+            f"pred {class_names[pred]} ({probs[i, pred]:.2f})\ntrue {class_names[int(targets[i])]}", fontsize=7
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return fig
@@ -65,8 +73,9 @@ def log_inputs(data, run_dir: Path, logger) -> None:
 
 def log_worst(probs: torch.Tensor, targets: torch.Tensor, data, run_dir: Path, logger) -> None:
     """After the test: the 25 worst-classified test images (worst_test.png, TensorBoard 'worst_test')."""
-    fig = worst_classified(_first_images(data.test), probs, targets, data.info.class_names,
-                           Path(run_dir) / "worst_test.png")
+    fig = worst_classified(
+        _first_images(data.test), probs, targets, data.info.class_names, Path(run_dir) / "worst_test.png"
+    )
     if logger is not None:
         logger.add_figure("worst_test", fig)
     plt.close(fig)

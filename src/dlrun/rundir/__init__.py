@@ -41,16 +41,47 @@ in `dlrun.saved_run` (`load_run`, `open_run`).
 from __future__ import annotations
 
 from dlrun.rundir.atomic import atomic_open, write_csv, write_json, write_text
-from dlrun.rundir.layout import (CHECKPOINT_NAMES, CHECKPOINTS_DIR, CONFIG_FILE, FAILED_FILE, HISTORY_FILE,
-                                 METRICS_FILE, MODEL_SUMMARY_FILE, OVERRIDES_FILE, REFIT_DIR, RunDir,
-                                 resolve_checkpoint)
+from dlrun.rundir.layout import (
+    CHECKPOINT_NAMES,
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    FAILED_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_SUMMARY_FILE,
+    OVERRIDES_FILE,
+    REFIT_DIR,
+    RunDir,
+    resolve_checkpoint,
+)
 
-_CHECKPOINT_API = ("save_checkpoint", "load_checkpoint", "final_choice", "final_checkpoint",
-                   "open_checkpoint", "restore_task")
+_CHECKPOINT_API = (
+    "save_checkpoint",
+    "load_checkpoint",
+    "final_choice",
+    "final_checkpoint",
+    "open_checkpoint",
+    "restore_task",
+)
 
-__all__ = ["RunDir", "atomic_open", "write_csv", "write_json", "write_text", "CHECKPOINT_NAMES", "CHECKPOINTS_DIR",
-           "CONFIG_FILE", "FAILED_FILE", "HISTORY_FILE", "METRICS_FILE", "MODEL_SUMMARY_FILE", "OVERRIDES_FILE",
-           "REFIT_DIR", "resolve_checkpoint", *_CHECKPOINT_API]
+__all__ = [
+    "RunDir",
+    "atomic_open",
+    "write_csv",
+    "write_json",
+    "write_text",
+    "CHECKPOINT_NAMES",
+    "CHECKPOINTS_DIR",
+    "CONFIG_FILE",
+    "FAILED_FILE",
+    "HISTORY_FILE",
+    "METRICS_FILE",
+    "MODEL_SUMMARY_FILE",
+    "OVERRIDES_FILE",
+    "REFIT_DIR",
+    "resolve_checkpoint",
+    *_CHECKPOINT_API,
+]
 
 
 def __getattr__(name: str):

@@ -17,8 +17,9 @@ from typing import IO, Any
 
 
 @contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8",
-                newline: str | None = None) -> Iterator[IO[Any]]:
+def atomic_open(
+    path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None
+) -> Iterator[IO[Any]]:
     """Open a temp file beside `path` for writing (`mode` "w" or "wb"); on a clean exit it replaces `path`.
 
     If the body raises, the temp file is removed and `path` is left as it was.

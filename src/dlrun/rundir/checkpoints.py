@@ -13,7 +13,7 @@ import torch
 
 from dlrun.errors import CheckpointError, ConfigError
 from dlrun.rundir.atomic import atomic_open
-from dlrun.rundir.layout import RunDir, resolve_checkpoint
+from dlrun.rundir.layout import resolve_checkpoint
 
 CHOICES = ("final", "best", "last")
 

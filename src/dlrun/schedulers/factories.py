@@ -1,4 +1,5 @@
-"""The schedulers declared in `dlrun.schedulers.config`, stepped once per epoch (ReduceLROnPlateau with its monitored value)."""
+"""The schedulers declared in `dlrun.schedulers.config`, stepped once per epoch (ReduceLROnPlateau with its
+monitored value)."""
 
 from __future__ import annotations
 
@@ -49,13 +50,15 @@ def cosine(optimizer: torch.optim.Optimizer, max_epochs: int, t_max, eta_min) ->
     return Scheduler(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t_max, eta_min=eta_min))
 
 
-def reduce_on_plateau(optimizer: torch.optim.Optimizer, max_epochs: int, monitor, mode, factor, patience, min_lr) -> Scheduler:
+def reduce_on_plateau(
+    optimizer: torch.optim.Optimizer, max_epochs: int, monitor, mode, factor, patience, min_lr
+) -> Scheduler:
     """Divide the learning rate when the monitored metric stops improving."""
     from dlrun.metrics.config import resolve_mode
 
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode=resolve_mode(mode, monitor, "scheduler.mode"), factor=factor, patience=patience,
-        min_lr=min_lr)
+        optimizer, mode=resolve_mode(mode, monitor, "scheduler.mode"), factor=factor, patience=patience, min_lr=min_lr
+    )
     return Scheduler(sched, monitor=monitor)
 
 

@@ -11,7 +11,6 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from dlrun.datasets.base import DataInfo
-from dlrun.errors import ConfigError
 from dlrun.tasks.config import TASKS
 
 

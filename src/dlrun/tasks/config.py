@@ -21,10 +21,12 @@ RANGES = {"unit": "[0, 1]", "symmetric": "[-1, 1]"}
 
 @dataclass
 class Supervised:
-    loss: str | None = option(None, "null picks the task's default (bce or cross_entropy; mse for regression); "
-                                    "see `dlrun list losses`")
-    metrics: list[str] | None = option(None, "metrics over each whole split; null picks the task's defaults; "
-                                             "see `dlrun list metrics`")
+    loss: str | None = option(
+        None, "null picks the task's default (bce or cross_entropy; mse for regression); see `dlrun list losses`"
+    )
+    metrics: list[str] | None = option(
+        None, "metrics over each whole split; null picks the task's defaults; see `dlrun list metrics`"
+    )
     top_k: int = option(5, "k of the top_k_accuracy metric", ge=1)
 
     def check_config(self, config: dict, name: str) -> None:
@@ -33,16 +35,22 @@ class Supervised:
 
         family = model_task(config["model"]["name"])
         if family is not None:
-            raise ConfigError(f"model '{config['model']['name']}' is a {family} model: train it with task={family}"
-                              + (" (or task=cgan when it is conditional)" if family == "gan" else ""))
+            raise ConfigError(
+                f"model '{config['model']['name']}' is a {family} model: train it with task={family}"
+                + (" (or task=cgan when it is conditional)" if family == "gan" else "")
+            )
         if self.loss is not None:
             LOSSES.component(self.loss)
         for metric in self.metrics or []:
             METRICS.component(metric)
 
 
-@TASKS.declare("auto", factory=None, doc="classification for class labels, tagging for per-step labels, "
-                                         "regression for numeric targets: chosen from the data set")
+@TASKS.declare(
+    "auto",
+    factory=None,
+    doc="classification for class labels, tagging for per-step labels, "
+    "regression for numeric targets: chosen from the data set",
+)
 @dataclass
 class Auto(Supervised):
     """The task follows from the data set: classification for labels, regression for numeric targets."""
@@ -84,16 +92,21 @@ class Generative:
         dataset, model = config["dataset"], config["model"]["name"]
         normalize = dataset.get("normalize")
         if normalize is None:
-            raise ConfigError(f"task {name} trains on images (mnist, fashion_mnist, cifar10, image_folder); data set "
-                              f"'{dataset['name']}' is a table")
+            raise ConfigError(
+                f"task {name} trains on images (mnist, fashion_mnist, cifar10, image_folder); data set "
+                f"'{dataset['name']}' is a table"
+            )
         if normalize != self.normalize:
-            raise ConfigError(f"task {name}: the {self.output} outputs pixels in {RANGES[self.normalize]}, so the data "
-                              f"must be normalized the same way: set dataset.normalize={self.normalize} "
-                              f"(got '{normalize}')")
+            raise ConfigError(
+                f"task {name}: the {self.output} outputs pixels in {RANGES[self.normalize]}, so the data "
+                f"must be normalized the same way: set dataset.normalize={self.normalize} "
+                f"(got '{normalize}')"
+            )
         if model_task(model) != self.family:
             known = [m for m in MODELS.names() if model_task(m) == self.family]
-            raise ConfigError(f"task {name} needs a {self.family.upper()} model ({', '.join(known)}); "
-                              f"got model '{model}'")
+            raise ConfigError(
+                f"task {name} needs a {self.family.upper()} model ({', '.join(known)}); got model '{model}'"
+            )
 
 
 @TASKS.declare("vae", factory="dlrun.tasks.vae:VaeTask")
@@ -101,8 +114,9 @@ class Generative:
 class VAE(Generative):
     """Variational autoencoder on images in [0,1] (dataset.normalize=unit); loss = reconstruction + beta * KL."""
 
-    reconstruction: Literal["bce", "mse"] = option("bce", "bce (Bernoulli pixels, summed over pixels, the books') | "
-                                                          "mse (squared error summed over pixels)")
+    reconstruction: Literal["bce", "mse"] = option(
+        "bce", "bce (Bernoulli pixels, summed over pixels, the books') | mse (squared error summed over pixels)"
+    )
     beta: float = option(1.0, "weight of the KL term (1 = the ELBO; > 1 = beta-VAE)", ge=0)
 
     family, normalize, output = "vae", "unit", "decoder's sigmoid"
@@ -113,18 +127,25 @@ GAN_OPTIMIZER = {"name": "adam", "lr": 0.0002}
 
 @dataclass
 class GanBase(Generative):
-    generator_optimizer: dict[str, Any] = option(GAN_OPTIMIZER, "the generator's optimizer: any option of "
-                                                 "conf/optimizer/ (optimizer@task.generator_optimizer=sgd), keys as "
-                                                 "there; the books' Adam with lr 2e-4", group="optimizer")
-    discriminator_optimizer: dict[str, Any] = option(GAN_OPTIMIZER, "the discriminator's optimizer, as the "
-                                                     "generator's", group="optimizer")
+    generator_optimizer: dict[str, Any] = option(
+        GAN_OPTIMIZER,
+        "the generator's optimizer: any option of "
+        "conf/optimizer/ (optimizer@task.generator_optimizer=sgd), keys as "
+        "there; the books' Adam with lr 2e-4",
+        group="optimizer",
+    )
+    discriminator_optimizer: dict[str, Any] = option(
+        GAN_OPTIMIZER, "the discriminator's optimizer, as the generator's", group="optimizer"
+    )
     generator_loss: Literal["non_saturating", "minimax"] = option(
-        "non_saturating", "non_saturating (G minimizes -log D(G(z)), the books') | minimax (G minimizes "
-                          "log(1 - D(G(z))))")
+        "non_saturating",
+        "non_saturating (G minimizes -log D(G(z)), the books') | minimax (G minimizes log(1 - D(G(z))))",
+    )
     d_steps: int = option(1, "discriminator updates per batch (each on a real and a fresh fake batch)", ge=1)
     g_steps: int = option(1, "generator updates per batch, after the discriminator's", ge=1)
-    label_smoothing: float = option(0.0, "one-sided label smoothing: real images get the target 1 - this (fakes "
-                                         "keep 0)", ge=0, lt=1)
+    label_smoothing: float = option(
+        0.0, "one-sided label smoothing: real images get the target 1 - this (fakes keep 0)", ge=0, lt=1
+    )
 
     family, normalize, output = "gan", "symmetric", "generator's tanh"
     conditional = False
@@ -133,8 +154,10 @@ class GanBase(Generative):
         super().check_config(config, name)
         conditional = bool(config["model"].get("conditional", False))
         if conditional != self.conditional:
-            raise ConfigError(f"model '{config['model']['name']}' with model.conditional={str(conditional).lower()} "
-                              f"needs task={'cgan' if conditional else 'gan'}")
+            raise ConfigError(
+                f"model '{config['model']['name']}' with model.conditional={str(conditional).lower()} "
+                f"needs task={'cgan' if conditional else 'gan'}"
+            )
 
 
 @TASKS.declare("gan", factory="dlrun.tasks.gan:GanTask")
@@ -148,8 +171,10 @@ class GAN(GanBase):
 class CGAN(GanBase):
     """Conditional GAN on images in [-1,1]: the class label is embedded into both networks; one grid row per class."""
 
-    num_samples: int = option(10, "images per class (columns) in the class grid: one row per class, the same "
-                                  "latent vectors in every row", ge=1)
+    num_samples: int = option(
+        10,
+        "images per class (columns) in the class grid: one row per class, the same latent vectors in every row",
+        ge=1,
+    )
 
     conditional = True
-

@@ -10,8 +10,6 @@ last epoch's). D(x) and D(G(z)) are logged as `d_real` and `d_fake`.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
@@ -34,19 +32,34 @@ class GanTask(GenerativeTask):
     family, normalize, output = "gan", "symmetric", "generator's tanh"
     conditional = False
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, generator_optimizer, discriminator_optimizer, generator_loss,
-                 d_steps, g_steps, label_smoothing, sample_every_n_epochs, num_samples):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        generator_optimizer,
+        discriminator_optimizer,
+        generator_loss,
+        d_steps,
+        g_steps,
+        label_smoothing,
+        sample_every_n_epochs,
+        num_samples,
+    ):
         super().__init__(cfg, info, sample_every_n_epochs, num_samples)
         self.generator_loss, self.d_steps, self.g_steps = generator_loss, d_steps, g_steps
         self.real_target = 1.0 - label_smoothing  # one-sided: fakes keep the target 0
         pair = build_model(cfg.model, info)
         if not isinstance(pair, GanPair):
-            raise ConfigError(f"task {self.registered_name()} needs a GAN model (a GanPair of generator and "
-                              f"discriminator); model '{cfg.model.name}' is a {type(pair).__name__}")
+            raise ConfigError(
+                f"task {self.registered_name()} needs a GAN model (a GanPair of generator and "
+                f"discriminator); model '{cfg.model.name}' is a {type(pair).__name__}"
+            )
         self.generator, self.discriminator = pair.generator, pair.discriminator
         self.models["generator"], self.models["discriminator"] = self.generator, self.discriminator
         for name, node in (("generator", generator_optimizer), ("discriminator", discriminator_optimizer)):
-            opt = build_optimizer(OmegaConf.create(node), self.models[name].parameters(), where=f"task.{name}_optimizer")
+            opt = build_optimizer(
+                OmegaConf.create(node), self.models[name].parameters(), where=f"task.{name}_optimizer"
+            )
             self.optimizers[name] = opt
             self.schedulers[name] = build_scheduler(cfg.scheduler, opt, cfg.trainer.max_epochs)
 
@@ -100,8 +113,13 @@ class GanTask(GenerativeTask):
             g_loss = self._g_loss(g_logits)
             self.optimize(g_loss, g_opt, G)
         d_loss = (loss_real + loss_fake).detach()
-        return {"loss": d_loss + g_loss.detach(), "d_loss": d_loss, "g_loss": g_loss.detach(),
-                "d_real": torch.sigmoid(real_logits.detach()).mean(), "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
+        return {
+            "loss": d_loss + g_loss.detach(),
+            "d_loss": d_loss,
+            "g_loss": g_loss.detach(),
+            "d_real": torch.sigmoid(real_logits.detach()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+        }
 
     @torch.no_grad()
     def evaluate(self, batches) -> dict[str, float]:
@@ -117,15 +135,25 @@ class GanTask(GenerativeTask):
                 real_logits = self.discriminator(x, y.long() if self.conditional else None).float()
                 fake_logits = self.discriminator(self.generator(z, labels), labels).float()
             bce = F.binary_cross_entropy_with_logits
-            sums += torch.stack([
-                bce(real_logits, torch.ones_like(real_logits), reduction="sum"),
-                bce(fake_logits, torch.zeros_like(fake_logits), reduction="sum"),
-                self._g_loss(fake_logits) * n,
-                torch.sigmoid(real_logits).sum(), torch.sigmoid(fake_logits).sum(), real_logits.new_tensor(n)]).double()
+            sums += torch.stack(
+                [
+                    bce(real_logits, torch.ones_like(real_logits), reduction="sum"),
+                    bce(fake_logits, torch.zeros_like(fake_logits), reduction="sum"),
+                    self._g_loss(fake_logits) * n,
+                    torch.sigmoid(real_logits).sum(),
+                    torch.sigmoid(fake_logits).sum(),
+                    real_logits.new_tensor(n),
+                ]
+            ).double()
         real, fake, g_loss, d_real, d_fake, n = distributed.all_reduce_sum(sums).tolist()
         d_loss = (real + fake) / n
-        return {"loss": d_loss + g_loss / n, "d_loss": d_loss, "g_loss": g_loss / n, "d_real": d_real / n,
-                "d_fake": d_fake / n}
+        return {
+            "loss": d_loss + g_loss / n,
+            "d_loss": d_loss,
+            "g_loss": g_loss / n,
+            "d_real": d_real / n,
+            "d_fake": d_fake / n,
+        }
 
     def log_keys(self) -> list[str]:
         return ["loss", "d_loss", "g_loss", "d_real", "d_fake"]
@@ -149,10 +177,31 @@ class CganTask(GanTask):
 
     conditional = True
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, generator_optimizer, discriminator_optimizer, generator_loss,
-                 d_steps, g_steps, label_smoothing, sample_every_n_epochs, num_samples):
-        super().__init__(cfg, info, generator_optimizer, discriminator_optimizer, generator_loss, d_steps, g_steps,
-                         label_smoothing, sample_every_n_epochs, num_samples)
+    def __init__(
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        generator_optimizer,
+        discriminator_optimizer,
+        generator_loss,
+        d_steps,
+        g_steps,
+        label_smoothing,
+        sample_every_n_epochs,
+        num_samples,
+    ):
+        super().__init__(
+            cfg,
+            info,
+            generator_optimizer,
+            discriminator_optimizer,
+            generator_loss,
+            d_steps,
+            g_steps,
+            label_smoothing,
+            sample_every_n_epochs,
+            num_samples,
+        )
 
     def class_grid(self, per_class: int, z: torch.Tensor | None = None) -> torch.Tensor:
         """One row per class, the same `per_class` latent vectors in every row (images in [0, 1])."""

@@ -15,9 +15,7 @@ from omegaconf import DictConfig
 
 from dlrun.callbacks.sample_grids import SampleGrids
 from dlrun.datasets.base import DataInfo
-from dlrun.errors import ConfigError
 from dlrun.tasks.base import Task
-
 
 
 class GenerativeTask(Task):

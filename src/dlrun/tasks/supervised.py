@@ -105,7 +105,9 @@ class SupervisedTask(Task):
 
     def predictions(self, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
         """Class probabilities ((n,) of class 1 when binary), or values in the data's original units."""
-        rows = ((x[lo : lo + batch_size], x.new_zeros(len(x[lo : lo + batch_size]))) for lo in range(0, len(x), batch_size))
+        rows = (
+            (x[lo : lo + batch_size], x.new_zeros(len(x[lo : lo + batch_size]))) for lo in range(0, len(x), batch_size)
+        )
         scores = self.scores(self.predict(rows, aligned=False)[0]).cpu().numpy()
         return self.in_data_units(scores, scores)[1]
 
@@ -118,15 +120,19 @@ class ClassificationTask(SupervisedTask):
 
     def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
         if info.kind != "classification":
-            raise ConfigError(f"task 'classification' needs class labels, but data set '{cfg.dataset.name}' is a regression data set")
+            raise ConfigError(
+                f"task 'classification' needs class labels, but data set '{cfg.dataset.name}' is a regression data set"
+            )
         if info.per_step and not isinstance(self, TaggingTask):
             raise ConfigError(f"data set '{cfg.dataset.name}' has one label per step: use task=tagging")
         self.binary = info.binary
         self.default_loss = "bce" if self.binary else "cross_entropy"
         super().__init__(cfg, info, loss, metrics, top_k)
         if self.binary != (self.loss_name == "bce"):
-            raise ConfigError(f"task.loss '{self.loss_name}' does not fit {info.num_classes} classes; "
-                              f"use {'bce' if self.binary else 'cross_entropy'}")
+            raise ConfigError(
+                f"task.loss '{self.loss_name}' does not fit {info.num_classes} classes; "
+                f"use {'bce' if self.binary else 'cross_entropy'}"
+            )
 
     def default_metrics(self):
         return ["accuracy", "f1", "auc"] if self.binary else ["accuracy", "f1"]
@@ -143,8 +149,10 @@ class TaggingTask(ClassificationTask):
 
     def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
         if not info.per_step:
-            raise ConfigError(f"task 'tagging' needs one label per step (dataset=tagged_text); "
-                              f"data set '{cfg.dataset.name}' has one per row")
+            raise ConfigError(
+                f"task 'tagging' needs one label per step (dataset=tagged_text); "
+                f"data set '{cfg.dataset.name}' has one per row"
+            )
         super().__init__(cfg, info, loss, metrics, top_k)
 
     def default_metrics(self):
@@ -163,7 +171,9 @@ class RegressionTask(SupervisedTask):
 
     def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
         if info.kind != "regression":
-            raise ConfigError(f"task 'regression' needs numeric targets, but data set '{cfg.dataset.name}' has class labels")
+            raise ConfigError(
+                f"task 'regression' needs numeric targets, but data set '{cfg.dataset.name}' has class labels"
+            )
         if loss is not None and loss not in ("mse", "mae", "huber"):
             raise ConfigError(f"task.loss '{loss}' is not a regression loss; use mse, mae or huber")
         super().__init__(cfg, info, loss, metrics, top_k)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
@@ -30,8 +28,10 @@ class VaeTask(GenerativeTask):
         self.reconstruction, self.beta = reconstruction, beta
         self.vae = build_model(cfg.model, info)
         if not isinstance(self.vae, VAE):
-            raise ConfigError(f"task vae needs a VAE model (dlrun.models.vae.VAE); model '{cfg.model.name}' is a "
-                              f"{type(self.vae).__name__}")
+            raise ConfigError(
+                f"task vae needs a VAE model (dlrun.models.vae.VAE); model '{cfg.model.name}' is a "
+                f"{type(self.vae).__name__}"
+            )
         self.models["vae"] = self.vae
         self.optimizers["vae"] = build_optimizer(cfg.optimizer, self.vae.parameters())
         self.schedulers["vae"] = build_scheduler(cfg.scheduler, self.optimizers["vae"], cfg.trainer.max_epochs)
@@ -97,4 +97,3 @@ class VaeTask(GenerativeTask):
             originals = example[0][:8]
             pictures["reconstructions"] = (torch.cat([originals, self.reconstruct(originals)]), len(originals))
         return pictures
-

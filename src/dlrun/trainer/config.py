@@ -16,8 +16,9 @@ class EarlyStoppingConfig:
 
     monitor: str = option("val/loss", "history key to watch")
     mode: Mode = option("auto", "auto = max for accuracy, f1, auc, r2..., min otherwise")
-    patience: int | None = option(None, "epochs without improvement before stopping; null disables early stopping",
-                                  ge=0)
+    patience: int | None = option(
+        None, "epochs without improvement before stopping; null disables early stopping", ge=0
+    )
     min_delta: float = option(0.0, "smallest change that counts as an improvement", ge=0)
     restore_best: bool = option(True, "at the end of training, restore the weights of the best epoch")
 
@@ -26,8 +27,9 @@ class EarlyStoppingConfig:
 class CheckpointConfig:
     """checkpoints/last.pt every epoch, checkpoints/best.pt when the monitor improves."""
 
-    monitor: str | None = option("val/loss", "history key that picks checkpoints/best.pt (and 'best' in "
-                                             "metrics.json); null = last.pt only")
+    monitor: str | None = option(
+        "val/loss", "history key that picks checkpoints/best.pt (and 'best' in metrics.json); null = last.pt only"
+    )
     mode: Mode = option("auto", "auto = max for accuracy-like keys, min otherwise")
 
 
@@ -37,12 +39,15 @@ class TrainerConfig:
 
     max_epochs: int = option(30, "epochs to train (early stopping may end sooner)", ge=1)
     batch_size: int = option(32, "samples per optimizer step", ge=1)
-    resume: str | None = option(None, "auto continues from <run dir>/checkpoints/last.pt when it exists; a path "
-                                      "continues from that checkpoint or run directory")
+    resume: str | None = option(
+        None,
+        "auto continues from <run dir>/checkpoints/last.pt when it exists; a path "
+        "continues from that checkpoint or run directory",
+    )
     grad_clip: float | None = option(None, "clip the global gradient norm to this value", gt=0)
-    train_metrics: bool = option(True, "also compute the metrics on each epoch's training pass (as Keras' history "
-                                       "does)")
-    log_every_n_steps: int = option(20, "how often the progress bar reads the loss (each read syncs the device)",
-                                    ge=1)
+    train_metrics: bool = option(
+        True, "also compute the metrics on each epoch's training pass (as Keras' history does)"
+    )
+    log_every_n_steps: int = option(20, "how often the progress bar reads the loss (each read syncs the device)", ge=1)
     early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), "stop when the monitor stops improving")
     checkpoint: CheckpointConfig = option(CheckpointConfig(), "which checkpoint is the best")

@@ -28,8 +28,15 @@ log = logging.getLogger("dlrun")
 
 
 class Trainer:
-    def __init__(self, cfg: TrainerConfig, run_dir: Path, seed: int, callbacks: list[Callback],
-                 meta: dict[str, Any] | None = None, progress: bool = True):
+    def __init__(
+        self,
+        cfg: TrainerConfig,
+        run_dir: Path,
+        seed: int,
+        callbacks: list[Callback],
+        meta: dict[str, Any] | None = None,
+        progress: bool = True,
+    ):
         self.cfg, self.run_dir, self.seed = cfg, Path(run_dir), seed
         self.callbacks = sorted(callbacks, key=lambda c: c.priority)
         self.meta = meta or {}  # config, preprocessing, data info: stored in every checkpoint
@@ -75,7 +82,9 @@ class Trainer:
         sizes: list[int] = []
         outputs: list = []
         start = time.perf_counter()
-        with Progress(len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress and distributed.is_main()) as bar:
+        with Progress(
+            len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress and distributed.is_main()
+        ) as bar:
             for step, batch in enumerate(batches, start=1):
                 logs = task.training_step(batch)
                 sizes.append(len(batch[0]))
@@ -95,12 +104,16 @@ class Trainer:
         totals = distributed.all_reduce_sum(torch.stack(sums + [weights.sum()]))
         seen = int(totals[-1])
         train_time = time.perf_counter() - start
-        means = {f"train/{k}": float(v) / seen for k, v in zip(keys, totals.tolist())}
+        means = {f"train/{k}": float(v) / seen for k, v in zip(keys, totals.tolist(), strict=False)}
         if not all(math.isfinite(v) for v in means.values()):
             self._diverged(epoch, [s["loss"] for s in steps])
         if outputs:
-            gathered = [(distributed.gather_cat(torch.cat([o[0] for o in outputs])),
-                         distributed.gather_cat(torch.cat([o[1] for o in outputs])))]
+            gathered = [
+                (
+                    distributed.gather_cat(torch.cat([o[0] for o in outputs])),
+                    distributed.gather_cat(torch.cat([o[1] for o in outputs])),
+                )
+            ]
             means.update({f"train/{k}": v for k, v in task.epoch_metrics(gathered).items()})
         means.update(train_time_s=train_time, train_samples=seen)
         return means
@@ -129,7 +142,9 @@ class Trainer:
     @staticmethod
     def _summary_line(logs: dict[str, float]) -> str:
         metrics = [f"{k} {v:.4f}" for k, v in logs.items() if k.startswith(("train/", "val/"))]
-        return "  ".join([f"epoch {logs['epoch']:>3}", *metrics, f"lr {logs['lr']:.3g}", f"{logs['train_time_s']:.2f}s"])
+        return "  ".join(
+            [f"epoch {logs['epoch']:>3}", *metrics, f"lr {logs['lr']:.3g}", f"{logs['train_time_s']:.2f}s"]
+        )
 
     # ------------------------------------------------------------------ state for checkpoints
     def state_dict(self) -> dict:

@@ -16,8 +16,14 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.enabled:
-            self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), transient=True)
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TimeRemainingColumn(),
+                transient=True,
+            )
             self._bar.start()
             self._id = self._bar.add_task(self.description, total=self.total, loss="-")
         return self

@@ -31,14 +31,19 @@ except ImportError:  # the `sweep` extra is not installed: nothing to register
 
 def _resumable_impl():
     import optuna
+
     from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
 
     class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
         def sweep(self, arguments):
             Path(str(self.sweep_dir)).mkdir(parents=True, exist_ok=True)
             if self.storage is not None:
-                study = optuna.create_study(study_name=self.study_name, storage=self.storage,
-                                            directions=self._get_directions(), load_if_exists=True)
+                study = optuna.create_study(
+                    study_name=self.study_name,
+                    storage=self.storage,
+                    directions=self._get_directions(),
+                    load_if_exists=True,
+                )
                 trials = study.get_trials(deepcopy=False)
                 for trial in trials:
                     if trial.state == optuna.trial.TrialState.RUNNING:  # interrupted: never finished
@@ -48,8 +53,12 @@ def _resumable_impl():
                 if trials:  # a fresh sampler with the same seed would re-propose the start-up points tried
                     _reseed(self.sampler, len(trials))
                 if trials:
-                    log.info("study %s already has %d trials; running %d more", study.study_name, finished,
-                             max(0, self.n_trials - finished))
+                    log.info(
+                        "study %s already has %d trials; running %d more",
+                        study.study_name,
+                        finished,
+                        max(0, self.n_trials - finished),
+                    )
                 self.n_trials -= finished
                 if self.n_trials <= 0:
                     log.info("study %s is complete (%d trials)", study.study_name, finished)
@@ -72,14 +81,36 @@ def _reseed(sampler, offset: int) -> None:
 if OptunaSweeper is not None:
 
     class DlrunOptunaSweeper(OptunaSweeper):
-        def __init__(self, sampler, direction, storage, study_name, n_trials, n_jobs, max_failure_rate,
-                     search_space, custom_search_space, params) -> None:
-            self.sweeper = _resumable_impl()(sampler, direction, storage, study_name, n_trials, n_jobs,
-                                             max_failure_rate, search_space, custom_search_space, params)
+        def __init__(
+            self,
+            sampler,
+            direction,
+            storage,
+            study_name,
+            n_trials,
+            n_jobs,
+            max_failure_rate,
+            search_space,
+            custom_search_space,
+            params,
+        ) -> None:
+            self.sweeper = _resumable_impl()(
+                sampler,
+                direction,
+                storage,
+                study_name,
+                n_trials,
+                n_jobs,
+                max_failure_rate,
+                search_space,
+                custom_search_space,
+                params,
+            )
 
     @dataclass
     class DlrunOptunaSweeperConf(OptunaSweeperConf):
         _target_: str = "hydra_plugins.dlrun_optuna_sweeper.dlrun_optuna_sweeper.DlrunOptunaSweeper"
 
-    ConfigStore.instance().store(group="hydra/sweeper", name="dlrun_optuna", node=DlrunOptunaSweeperConf,
-                                 provider="dlrun")
+    ConfigStore.instance().store(
+        group="hydra/sweeper", name="dlrun_optuna", node=DlrunOptunaSweeperConf, provider="dlrun"
+    )
