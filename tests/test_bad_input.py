@@ -53,6 +53,59 @@ CASES = [
 ]
 
 
+# More bad overrides, one per kind of key and check: every one is exactly this one line, before any run directory.
+FUZZ = [
+    ("trainer.max_epochs=1.5", "trainer.max_epochs must be an integer, got 1.5 (float)"),
+    ("trainer.grad_clip=-1", "trainer.grad_clip must be > 0, got -1"),
+    ("trainer.early_stopping.patience=-2", "trainer.early_stopping.patience must be >= 0, got -2"),
+    (
+        "trainer.early_stopping.mode=maxx",
+        "trainer.early_stopping.mode must be one of 'auto', 'min', 'max', got 'maxx'. Did you mean 'max'?",
+    ),
+    (
+        "trainer.early_stopping.monitr=val/loss",
+        "unknown config key 'trainer.early_stopping.monitr'. Did you mean 'trainer.early_stopping.monitor'?",
+    ),
+    ("device.type=tpu", "device.type must be one of 'auto', 'cpu', 'cuda', 'mps', got 'tpu'. Did you mean 'cpu'?"),
+    ("device.count=0", "device.count must be >= 1, got 0"),
+    ("cv.repeats=0", "cv.repeats must be >= 1, got 0"),
+    ("logger=wandb", "unknown logger 'wandb'. Known: none, tensorboard."),
+    ("plots.nonexistent=1", "unknown config key 'plots.nonexistent'."),
+    ("model.hidden=abc", "model.hidden must be a list of integers, got 'abc' (str)"),
+    ("model.hidden=[64,-1]", "model.hidden must be >= 1, got [64, -1]"),
+    ("model.dropout=1.5", "model.dropout must be in [0, 1), got 1.5"),
+    ("optimizer.betas=[0.9]", "optimizer.betas must be a list of 2 numbers, got [0.9] (list)"),
+    (
+        "scheduler=stepp",
+        "unknown scheduler 'stepp'. Known: cosine, none, reduce_on_plateau, step. Did you mean 'step'?",
+    ),
+    ("dataset.split=0.2", "dataset.split must be a mapping (Split), got 0.2 (float)"),
+    ("seed=abc", "seed must be an integer, got 'abc' (str)"),
+    ("seed=${dataset.nope}", "seed: the interpolation ${dataset.nope} names no config key 'dataset.nope'."),
+    ("hydra.run.dir=${nope}", "hydra.run.dir: the interpolation ${nope} names no config key 'nope'."),
+    (
+        "name=${oc.env:DLRUN_NOPE}",
+        "name: cannot resolve ${oc.env:DLRUN_NOPE}: KeyError raised while resolving "
+        "interpolation: \"Environment variable 'DLRUN_NOPE' not found\"",
+    ),
+    ("trainer.max_epochs=[1,2", "cannot parse the override: no viable alternative at input '[1,2'"),
+    (
+        "callbacks=[{name:nope}]",
+        "unknown callback 'nope'. Known callbacks: csv_logger, early_stopping, model_checkpoint.",
+    ),
+    ("task.metrics=accuracy", "task.metrics must be a list of strings or null, got 'accuracy' (str)"),
+    ("dataset.path=x.csv", "unknown config key 'dataset.path'."),
+]
+
+
+@pytest.mark.parametrize("override,message", FUZZ, ids=[o for o, _ in FUZZ])
+def test_every_kind_of_bad_override_is_exactly_one_line(cli, tmp_path, override, message):
+    result = cli("train", override)
+    assert_one_line_error(result, message, tmp_path)
+    assert result.stderr.strip() == f"dlrun: error: {message}"
+    assert not (tmp_path / "outputs").exists()
+
+
 @pytest.mark.parametrize("args,message", CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_bad_config_is_one_line_and_exit_2(cli, tmp_path, args, message):
     assert_one_line_error(cli("train", *args), message, tmp_path)

@@ -81,6 +81,7 @@ def run_once(overrides: list[str], fail: Callable[[DlrunError], None]) -> None:
         with open_dict(job_cfg):
             del job_cfg["hydra"]
         checked = validate(job_cfg)
+        run_dir_of(cfg)
     except DlrunError as exc:
         GlobalHydra.instance().clear()
         fail(exc)
@@ -99,6 +100,18 @@ def run_once(overrides: list[str], fail: Callable[[DlrunError], None]) -> None:
     )
     callbacks.on_run_end(config=cfg, config_name="config", job_return=result)
     _ = result.return_value  # raises what the job raised (a DlrunError was reported and exited already)
+
+
+def run_dir_of(cfg) -> str:
+    """hydra.run.dir resolved (the user may set it with an interpolation): one line when it cannot be."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from dlrun.validate import interpolation_error
+
+    try:
+        return str(cfg.hydra.run.dir)
+    except OmegaConfBaseException as exc:
+        raise interpolation_error(exc, cfg) from None
 
 
 def run_job_in(cfg, checked) -> float | None:

@@ -204,7 +204,9 @@ def matches_type(value: Any, hint: Any) -> bool:
     if origin in (list, tuple, typing.Sequence) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
             return False
-        if args and origin is not tuple:
+        if origin is tuple and args and Ellipsis not in args:  # a fixed length: (beta1, beta2)
+            return len(value) == len(args) and all(matches_type(v, a) for v, a in zip(value, args, strict=True))
+        if args:
             return all(matches_type(v, args[0]) for v in value)
         return True
     if origin is dict or hint is dict:
@@ -227,8 +229,10 @@ def type_name(hint: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in args)
     if hint is type(None):
         return "null"
+    if origin is tuple and args and Ellipsis not in args:
+        return f"a list of {len(args)} {plural(args[0])}"
     if origin in (list, tuple):
-        return f"a list of {type_name(args[0])}" if args else "a list"
+        return f"a list of {plural(args[0])}" if args else "a list"
     if origin is dict:
         return "a mapping"
     words = {
@@ -244,6 +248,20 @@ def type_name(hint: Any) -> str:
     return f"a mapping ({hint.__name__})" if dataclasses.is_dataclass(hint) else getattr(hint, "__name__", str(hint))
 
 
+def plural(hint: Any) -> str:
+    """The items of a list in words: `integers`, `strings or nulls`, `mappings (ConvBlock)`."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(plural(a) for a in args)
+    words = {int: "integers", float: "numbers", bool: "booleans", str: "strings", type(None): "nulls",
+             dict: "mappings", Any: "values"}
+    if hint in words:
+        return words[hint]
+    if dataclasses.is_dataclass(hint):
+        return f"mappings ({hint.__name__})"
+    return type_name(hint)
+
+
 def type_text(hint: Any) -> str:
     """A hint in short form, for YAML comments and the reference: `int`, `list[str]|null`, `auto|min|max`."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -253,6 +271,8 @@ def type_text(hint: Any) -> str:
         return "|".join(dict.fromkeys("null" if a is None else str(a) for a in args))  # 32 and "32" show once
     if hint is type(None):
         return "null"
+    if origin is tuple and args and Ellipsis not in args:
+        return "[" + ", ".join(type_text(a) for a in args) + "]"
     if origin in (list, tuple):
         return f"list[{type_text(args[0])}]" if args else "list"
     if origin is dict:

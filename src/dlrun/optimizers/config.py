@@ -38,7 +38,7 @@ class Adam:
 
     lr: float = option(0.001, LR_DOC, gt=0)
     weight_decay: float = option(0.0, DECAY_DOC, ge=0)
-    betas: list[float] = option([0.9, 0.999], BETAS_DOC, ge=0, lt=1)
+    betas: tuple[float, float] = option([0.9, 0.999], BETAS_DOC, ge=0, lt=1)
     eps: float = option(1e-08, EPS_DOC, gt=0)
 
 
@@ -49,7 +49,7 @@ class AdamW:
 
     lr: float = option(0.001, LR_DOC, gt=0)
     weight_decay: float = option(0.01, "decoupled weight decay", ge=0)
-    betas: list[float] = option([0.9, 0.999], BETAS_DOC, ge=0, lt=1)
+    betas: tuple[float, float] = option([0.9, 0.999], BETAS_DOC, ge=0, lt=1)
     eps: float = option(1e-08, EPS_DOC, gt=0)
 
 
