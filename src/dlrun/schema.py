@@ -253,8 +253,15 @@ def plural(hint: Any) -> str:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         return " or ".join(plural(a) for a in args)
-    words = {int: "integers", float: "numbers", bool: "booleans", str: "strings", type(None): "nulls",
-             dict: "mappings", Any: "values"}
+    words = {
+        int: "integers",
+        float: "numbers",
+        bool: "booleans",
+        str: "strings",
+        type(None): "nulls",
+        dict: "mappings",
+        Any: "values",
+    }
     if hint in words:
         return words[hint]
     if dataclasses.is_dataclass(hint):

@@ -197,13 +197,6 @@ class CsvTable:
             raise ConfigError(f"dataset.comment must be one character or null, got {self.comment!r}")
         if not self.header and not self.names:
             raise ConfigError("dataset.header is false, so dataset.names must list the column names in file order")
-        if self.onehot_max_levels < 0:
-            raise ConfigError(f"dataset.onehot_max_levels must be >= 0, got {self.onehot_max_levels}")
-        scale = self.target_scale
-        if isinstance(scale, str) and scale not in ("none", "standard"):
-            raise ConfigError(f"dataset.target_scale must be none, standard or a positive number, got {scale!r}")
-        if not isinstance(scale, str) and not scale > 0:
-            raise ConfigError(f"dataset.target_scale must be none, standard or a positive number, got {scale!r}")
         specs = [column_spec(name, spec) for name, spec in (self.features or {}).items()]
         if self.target in (self.features or {}):
             raise ConfigError(f"dataset.features names the target column '{self.target}'")

@@ -8,20 +8,6 @@ from sklearn.model_selection import train_test_split
 from dlrun.errors import ConfigError
 
 
-def _fraction(value: float, key: str) -> float:
-    if not 0.0 <= float(value) < 1.0:
-        raise ConfigError(f"dataset.split.{key} must be in [0, 1), got {value}")
-    return float(value)
-
-
-def check_split(split: dict) -> None:
-    _fraction(split["val"], "val")
-    _fraction(split["test"], "test")
-    n = split.get("val_first_n")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-        raise ConfigError(f"dataset.split.val_first_n must be a positive integer or null, got {n!r}")
-
-
 def _take(idx: np.ndarray, y: np.ndarray | None, fraction: float, shuffle: bool, stratify: bool, seed: int, what: str):
     """Split `idx` into (rest, held_out) with `fraction` of it held out; rest keeps the original order."""
     if fraction == 0:
@@ -45,7 +31,6 @@ def split_off_test(n: int, y: np.ndarray, split: dict, classification: bool, has
     `test` is a fraction of all rows, empty when the data set has an official test set. K-fold cuts its
     folds out of `rest`; so does the hold-out split below, which uses the same test rows.
     """
-    check_split(split)
     stratify = bool(split["stratify"]) and classification
     idx = np.arange(n)
     if has_test:

@@ -159,11 +159,6 @@ def _check(path, value, date, features, window, horizon, stride, period, sep, he
         )
     if not value:
         raise ConfigError("dataset.value must be set: the column to forecast")
-    for key, number in (("window", window), ("horizon", horizon), ("stride", stride)):
-        if number < 1:
-            raise ConfigError(f"dataset.{key} must be >= 1, got {number}")
-    if period is not None and period < 1:
-        raise ConfigError(f"dataset.period must be >= 1 or null, got {period}")
     if value in features or (date is not None and date in [value, *features]):
         raise ConfigError("dataset.value, dataset.date and dataset.features must name different columns")
     if not header and not names:

@@ -43,13 +43,9 @@ class MLP(nn.Module):
 def mlp(info: DataInfo, hidden, activation, dropout, batchnorm, init) -> nn.Module:
     """Multi-layer perceptron; input and output widths come from the data set."""
     hidden = list(hidden)
-    if any(h < 1 for h in hidden):
-        raise ConfigError(f"model.hidden widths must be >= 1, got {hidden}")
     drops = list(dropout) if isinstance(dropout, (list, tuple)) else [dropout] * len(hidden)
     if len(drops) != len(hidden):
         raise ConfigError(f"model.dropout has {len(drops)} values for {len(hidden)} hidden layers")
-    if any(not 0.0 <= p < 1.0 for p in drops):
-        raise ConfigError(f"model.dropout values must be in [0, 1), got {dropout}")
     check_init(init, "model.init")
     make_activation(activation, "model.activation")
     return MLP(info.in_features, info.output_size, hidden, activation, drops, batchnorm, init)

@@ -22,7 +22,6 @@ from dlrun.datasets.vocabulary import PAD
 from dlrun.errors import ConfigError
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
-POOLING = ("last", "mean", "per_step")
 
 
 class RecurrentNet(nn.Module):
@@ -97,12 +96,6 @@ def recurrent(
     projection: int | None,
 ) -> nn.Module:
     where = f"model ({cell})"
-    if hidden < 1 or layers < 1:
-        raise ConfigError(f"model.hidden and model.layers must be >= 1, got {hidden} and {layers}")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"model.dropout must be in [0, 1), got {dropout}")
-    if pooling not in POOLING:
-        raise ConfigError(f"model.pooling must be one of {', '.join(POOLING)}, got {pooling!r}")
     if info.per_step and pooling != "per_step":
         raise ConfigError("per-step labels (dataset=tagged_text) need one output per step: set model.pooling=per_step")
     if pooling == "per_step" and not info.per_step:
@@ -113,8 +106,6 @@ def recurrent(
     if info.vocab_size:
         if len(info.input_shape) != 1:
             raise ConfigError(f"{where} expects token ids of shape (steps,), got {info.input_shape}")
-        if embedding_dim < 1:
-            raise ConfigError(f"model.embedding_dim must be >= 1 for token input, got {embedding_dim}")
         return RecurrentNet(
             cell,
             info.output_size,
@@ -131,8 +122,6 @@ def recurrent(
             f"{where} reads sequences: token ids (a text data set with dataset.encoding=sequence) or "
             f"windows of shape (steps, features) (timeseries_csv); this data set gives {info.input_shape}"
         )
-    if projection is not None and projection < 1:
-        raise ConfigError(f"model.projection must be >= 1 or null, got {projection}")
     return RecurrentNet(
         cell,
         info.output_size,
