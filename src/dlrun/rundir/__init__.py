@@ -4,6 +4,7 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
 
     metrics.json          results: history, best, test, baselines, wall_time_s (K-fold: cv, refit)
     history.csv           one row per epoch, rewritten after every epoch
+    diagnostics.csv       training-health signals per epoch and layer (DIAGNOSTICS_COLUMNS)
     model_summary.txt     the model table printed at the start
     checkpoints/last.pt   written every epoch (resume from it)
     checkpoints/best.pt   written when the checkpoint monitor improves
@@ -17,9 +18,9 @@ API (light: importing `dlrun.rundir` does not import torch)::
     RunDir(path)                          .metrics .history .model_summary .failed .config .overrides
                                           .checkpoint(name) .fold(k) .refit .is_run()
                                           .read_metrics() .read_history() .read_config() .read_overrides()
-                                          .read_failure()
+                                          .read_failure() .read_diagnostics()
                                           .write_metrics(results) .write_history(rows) .write_model_summary(text)
-                                          .write_failure(record)
+                                          .write_failure(record) .write_diagnostics(rows)
     atomic_open(path, mode="w")           context manager: a temp file in the same folder, fsync, os.replace
     write_text(path, text)  write_json(path, obj)  write_csv(path, rows, fieldnames)
 

@@ -20,6 +20,20 @@ CHECKPOINT_NAMES = ("last", "best")
 CONFIG_FILE = ".hydra/config.yaml"  # the composed config, as Hydra saves it (checkpoints hold it resolved)
 OVERRIDES_FILE = ".hydra/overrides.yaml"
 REFIT_DIR = "refit"
+# training-health signals, one row per (epoch, layer); written by the diagnostics callback, read by `dlrun diagnose`
+DIAGNOSTICS_FILE = "diagnostics.csv"
+DIAGNOSTICS_COLUMNS = (
+    "epoch",
+    "layer",
+    "kind",
+    "params",
+    "grad_norm",
+    "weight_norm",
+    "update_ratio",
+    "dead_fraction",
+    "act_mean",
+    "act_std",
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,10 @@ class RunDir:
     @property
     def model_summary(self) -> Path:
         return self.path / MODEL_SUMMARY_FILE
+
+    @property
+    def diagnostics(self) -> Path:
+        return self.path / DIAGNOSTICS_FILE
 
     @property
     def failed(self) -> Path:
@@ -90,6 +108,26 @@ class RunDir:
         with open(self.history, newline="", encoding="utf-8") as f:
             return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
+    def read_diagnostics(self) -> list[dict[str, Any]]:
+        """diagnostics.csv's rows: `layer` and `kind` as text, `epoch` and `params` as int, the other columns as
+        floats, None where empty (dead_fraction of a layer not followed by a ReLU)."""
+        if not self.diagnostics.is_file():
+            return []
+        with open(self.diagnostics, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        out = []
+        for row in rows:
+            parsed: dict[str, Any] = {}
+            for key, value in row.items():
+                if key in ("layer", "kind"):
+                    parsed[key] = value
+                elif key in ("epoch", "params"):
+                    parsed[key] = int(value)
+                else:
+                    parsed[key] = float(value) if value not in ("", None) else None
+            out.append(parsed)
+        return out
+
     def read_config(self) -> dict | None:
         """The composed config Hydra saved in .hydra/config.yaml (unresolved interpolations stay as text)."""
         return _read_yaml(self.config)
@@ -108,6 +146,14 @@ class RunDir:
         for row in history:
             keys += [k for k in row if k not in keys]
         write_csv(self.history, history, keys)
+
+    def write_diagnostics(self, rows: list[dict[str, Any]]) -> None:
+        """All (epoch, layer) rows so far, columns DIAGNOSTICS_COLUMNS (None written as an empty cell)."""
+        write_csv(
+            self.diagnostics,
+            [{k: ("" if r.get(k) is None else r[k]) for k in DIAGNOSTICS_COLUMNS} for r in rows],
+            list(DIAGNOSTICS_COLUMNS),
+        )
 
     def write_model_summary(self, summary: str) -> None:
         write_text(self.model_summary, summary + "\n")
