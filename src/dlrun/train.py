@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 import dlrun
 from dlrun.baselines import baselines
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
+from dlrun.callbacks.diagnostics import Diagnostics
 from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
@@ -84,6 +85,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
     logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
     callbacks += [CSVLogger(), logger] if main else []
+    if main and tcfg.diagnostics.enabled:  # rank 0 only: it records from its own view (docs/debugging.md)
+        callbacks.append(Diagnostics.from_config(tcfg.diagnostics, data, checked.plots))
 
     meta = {
         "config": _plain(cfg),

@@ -34,6 +34,7 @@ DIAGNOSTICS_COLUMNS = (
     "act_mean",
     "act_std",
 )
+DIAGNOSTICS_PLOT_FILE = "diagnostics.png"  # one panel per signal over epochs, one line per layer
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class RunDir:
     @property
     def diagnostics(self) -> Path:
         return self.path / DIAGNOSTICS_FILE
+
+    @property
+    def diagnostics_plot(self) -> Path:
+        return self.path / DIAGNOSTICS_PLOT_FILE
 
     @property
     def failed(self) -> Path:
@@ -154,6 +159,10 @@ class RunDir:
             [{k: ("" if r.get(k) is None else r[k]) for k in DIAGNOSTICS_COLUMNS} for r in rows],
             list(DIAGNOSTICS_COLUMNS),
         )
+
+    def write_diagnostics_plot(self, figure, dpi: int = 100) -> None:
+        """A matplotlib Figure as diagnostics.png."""
+        figure.savefig(self.diagnostics_plot, dpi=dpi)
 
     def write_model_summary(self, summary: str) -> None:
         write_text(self.model_summary, summary + "\n")

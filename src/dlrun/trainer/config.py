@@ -34,6 +34,19 @@ class CheckpointConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    """Training-health signals per layer and epoch: diagnostics.csv, diagnostics.png and TensorBoard."""
+
+    enabled: bool = option(True, "record gradient/weight norms, update ratios, dead ReLU units and activations")
+    batches: int = option(2, "batches of a fixed training sample forwarded (eval mode, no grad) for activations", ge=1)
+    min_samples: int = option(256, "rows in that fixed sample at least (and at least batches x batch_size)", ge=1)
+    every_n_epochs: int = option(1, "record on every n-th epoch", ge=1)
+    grad_every_n_steps: int = option(
+        25, "measure gradient norms and update ratios on every n-th optimizer step (the first of each epoch too)", ge=1
+    )
+
+
+@dataclass
 class TrainerConfig:
     """The training loop."""
 
@@ -51,3 +64,4 @@ class TrainerConfig:
     log_every_n_steps: int = option(20, "how often the progress bar reads the loss (each read syncs the device)", ge=1)
     early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), "stop when the monitor stops improving")
     checkpoint: CheckpointConfig = option(CheckpointConfig(), "which checkpoint is the best")
+    diagnostics: DiagnosticsConfig = option(DiagnosticsConfig(), "training-health signals per layer and epoch")
