@@ -16,6 +16,7 @@ from dlrun.plots.config import PlotsConfig
 from dlrun.registry import Registry
 from dlrun.regularization.config import RegularizationConfig
 from dlrun.schedulers.config import SCHEDULERS
+from dlrun.sanity.config import SanityConfig
 from dlrun.schema import option
 from dlrun.tasks.config import TASKS
 from dlrun.trainer.config import TrainerConfig
@@ -51,6 +52,7 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "plots": (PlotsConfig, "default"),
     "cv": (CVConfig, "default"),
     "regularization": (RegularizationConfig, "none"),
+    "sanity": (SanityConfig, "default"),
 }
 
 # groups that only set Hydra's own settings (a sweeper): not part of the job's config

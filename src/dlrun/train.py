@@ -27,6 +27,7 @@ from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
 from dlrun.rundir import RunDir
+from dlrun.sanity.labels import apply_sanity
 from dlrun.rundir.checkpoints import load_checkpoint, resolve_checkpoint, restore_task
 from dlrun.tasks import build_task
 from dlrun.trainer import Trainer
@@ -57,6 +58,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
 
     preprocessing = resume["data"]["preprocessing"] if resume else None
     data = build_data(cfg, preprocessing, rows=fold_rows(checked.cv)).to(device)
+    data = apply_sanity(cfg, data)  # sanity.shuffle_labels: the random-label experiment
     task = build_task(cfg, data.info)
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
     channels_last = use_channels_last(checked.device, device, task.models, task.autocast_dtype)

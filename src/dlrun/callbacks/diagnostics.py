@@ -182,7 +182,7 @@ class Diagnostics(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         if not self._recording(trainer):
             return
-        acts = self._activations(trainer.task)
+        acts = self.activation_stats(trainer.task)
         rows = []
         for name, layer in self.layers.items():
             params = list(layer.parameters(recurse=False))
@@ -212,7 +212,7 @@ class Diagnostics(Callback):
             )
 
     @torch.no_grad()
-    def _activations(self, task) -> dict[str, dict[str, float]]:
+    def activation_stats(self, task) -> dict[str, dict[str, float]]:
         """act_mean, act_std and dead_fraction of each layer on the fixed sample (eval mode, no grad)."""
         if not self.sample:
             return {}
