@@ -98,7 +98,8 @@ def test_diagnostics_change_nothing_and_switch_off(tmp_path):
 
 def test_resumed_run_keeps_the_rows_of_earlier_epochs(tmp_path):
     train_in_process(
-        ["dataset=iris", "trainer.max_epochs=2", "trainer.diagnostics.grad_every_n_steps=2", "plots.enabled=false"], tmp_path / "a"
+        ["dataset=iris", "trainer.max_epochs=2", "trainer.diagnostics.grad_every_n_steps=2", "plots.enabled=false"],
+        tmp_path / "a",
     )
     train_in_process(
         [

@@ -15,8 +15,8 @@ from dlrun.optimizers.config import OPTIMIZERS
 from dlrun.plots.config import PlotsConfig
 from dlrun.registry import Registry
 from dlrun.regularization.config import RegularizationConfig
-from dlrun.schedulers.config import SCHEDULERS
 from dlrun.sanity.config import SanityConfig
+from dlrun.schedulers.config import SCHEDULERS
 from dlrun.schema import option
 from dlrun.tasks.config import TASKS
 from dlrun.trainer.config import TrainerConfig

@@ -27,8 +27,8 @@ from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
 from dlrun.rundir import RunDir
-from dlrun.sanity.labels import apply_sanity
 from dlrun.rundir.checkpoints import load_checkpoint, resolve_checkpoint, restore_task
+from dlrun.sanity.labels import apply_sanity
 from dlrun.tasks import build_task
 from dlrun.trainer import Trainer
 from dlrun.trainer.loop import seed_everything
