@@ -75,7 +75,8 @@ def _first_tensor(out: Any) -> torch.Tensor | None:
 
 
 def _norm(tensors) -> torch.Tensor:
-    return torch.sqrt(sum(t.detach().float().pow(2).sum() for t in tensors))
+    """The L2 norm of several tensors taken together (a 0-d tensor on their device)."""
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.detach().float()) for t in tensors]))
 
 
 class Diagnostics(Callback):
@@ -101,6 +102,7 @@ class Diagnostics(Callback):
         self.nets: dict[int, dict[str, nn.Module]] = {}  # id(net) -> its layers
         self.owners: dict[str, nn.Module] = {}
         self.sample: list[dict[str, tuple]] = []
+        self.buffers: dict[str, list[torch.Tensor]] = {}  # each layer's weights before a sampled step, reused
         self._reset()
 
     @classmethod
@@ -120,7 +122,7 @@ class Diagnostics(Callback):
         self.step = 0
         self.grads: dict[str, list[torch.Tensor]] = {}
         self.updates: dict[str, list[torch.Tensor]] = {}
-        self.before: dict[str, list[torch.Tensor]] = {}
+        self.before: dict[str, torch.Tensor] = {}  # layer -> ||w|| before the sampled step
 
     # ------------------------------------------------------------------ set-up
     def on_fit_start(self, trainer):
@@ -165,17 +167,20 @@ class Diagnostics(Callback):
                 grads = [p.grad for p in params if p.grad is not None]
                 if grads:
                     self.grads.setdefault(name, []).append(_norm(grads))
-                    self.before[name] = [p.detach().clone() for p in params]
+                    buffers = self.buffers.setdefault(name, [torch.empty_like(p) for p in params])
+                    for buffer, p in zip(buffers, params, strict=True):
+                        buffer.copy_(p)  # into a kept buffer: a fresh clone per step costs page faults
+                    self.before[name] = _norm(params)
 
     def on_batch_end(self, trainer, step, logs):
         self.step += 1
         if not self.before:
             return
         with torch.no_grad():
-            for name, old in self.before.items():
-                new = list(self.layers[name].parameters(recurse=False))
-                delta = _norm([n.detach() - o for n, o in zip(new, old, strict=True)])
-                self.updates.setdefault(name, []).append(delta / _norm(old).clamp_min(1e-12))
+            for name, norm in self.before.items():
+                new = self.layers[name].parameters(recurse=False)
+                delta = _norm([old.sub_(n.detach()) for old, n in zip(self.buffers[name], new, strict=True)])
+                self.updates.setdefault(name, []).append(delta / norm.clamp_min(1e-12))
         self.before = {}
 
     # ------------------------------------------------------------------ activations and the epoch's rows
