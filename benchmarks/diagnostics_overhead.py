@@ -1,13 +1,13 @@
 """What the training-health signals (trainer.diagnostics, on by default) cost: Fashion-MNIST MLP epochs with them
 on and off, in this process, as a ratio against the "off" baseline measured in the same run.
 
-    python benchmarks/diagnostics_overhead.py [--epochs 4] [--repeats 2] [--limit 0] [--device auto]
+    python benchmarks/diagnostics_overhead.py [--epochs 4] [--repeats 2] [--device auto]
 
 Trains the shipped `fashion_mnist_mlp` recipe (784-512-10, dropout 0.2, Adam, batch 128; early stopping off) for
 `--epochs` epochs per run, alternating off/on `--repeats` times. An epoch's time is the wall clock from
 `on_epoch_start` (first callback) to the end of `on_epoch_end` (last callback): training, validation, the
 activation pass on the fixed sample, the CSV, TensorBoard is off (logger=none) and checkpoints. The first epoch
-of each run (warm-up) is left out; the figure is the median of the others. `--limit N` trains on N rows only.
+of each run (warm-up) is left out; the figure is the median of the others.
 Prints one JSON line (also written to benchmarks/results_diagnostics.json): seconds per epoch off and on, the
 overhead in percent and the machine.
 """
@@ -70,8 +70,6 @@ def epochs(args, diagnostics: bool) -> list[float]:
         f"device.type={args.device}",
         "callbacks=[epoch_clock_start, epoch_clock_stop]",
     ]
-    if args.limit:
-        overrides.append(f"dataset.split.val_first_n={60000 - args.limit}")
     EPOCH_TIMES.clear()
     with tempfile.TemporaryDirectory() as tmp:
         train(compose(overrides), tmp, progress=False)
@@ -82,7 +80,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results_diagnostics.json")
     args = parser.parse_args()
@@ -95,7 +92,6 @@ def main() -> None:
         "recipe": "fashion_mnist_mlp",
         "epochs_per_run": args.epochs,
         "repeats": args.repeats,
-        "rows": args.limit or "all",
         "epoch_s_off": round(off, 4),
         "epoch_s_on": round(on, 4),
         "overhead_pct": round(100 * (on - off) / off, 2),
