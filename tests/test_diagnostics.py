@@ -153,6 +153,10 @@ def test_shuffled_labels_are_seeded_and_leave_validation_alone():
     assert torch.equal(torch.bincount(a.train.y), torch.bincount(data.train.y))  # a permutation
     assert torch.equal(a.train.x, data.train.x) and torch.equal(a.val.y, data.val.y)
     assert apply_sanity(compose([]), data) is data
+    regression = compose(["dataset=diabetes", "sanity.shuffle_labels=true"])  # numeric targets are permuted too
+    plain = build_data(regression)
+    shuffled = apply_sanity(regression, plain).train.y
+    assert not torch.equal(shuffled, plain.train.y) and torch.equal(shuffled.sort().values, plain.train.y.sort().values)
 
 
 def test_shuffled_labels_need_one_label_per_row(tmp_path):

@@ -90,7 +90,7 @@ class Diagnostics(Callback):
         batches: int = 2,
         min_samples: int = 256,
         every_n_epochs: int = 1,
-        grad_every_n_steps: int = 25,
+        grad_every_n_steps: int = 50,
         draw: bool = True,
         dpi: int = 100,
     ):

@@ -42,7 +42,7 @@ class DiagnosticsConfig:
     min_samples: int = option(256, "rows in that fixed sample at least (and at least batches x batch_size)", ge=1)
     every_n_epochs: int = option(1, "record on every n-th epoch", ge=1)
     grad_every_n_steps: int = option(
-        25, "measure gradient norms and update ratios on every n-th optimizer step (the first of each epoch too)", ge=1
+        50, "measure gradient norms and update ratios on every n-th optimizer step (the first of each epoch too)", ge=1
     )
 
 
