@@ -1,7 +1,7 @@
 """What the training-health signals (trainer.diagnostics, on by default) cost: Fashion-MNIST MLP epochs with them
 on and off, in this process, as a ratio against the "off" baseline measured in the same run.
 
-    python benchmarks/diagnostics_overhead.py [--epochs 4] [--repeats 2] [--device auto]
+    python benchmarks/diagnostics_overhead.py [--epochs 4] [--repeats 2] [--device auto] [--threads 0]
 
 Trains the shipped `fashion_mnist_mlp` recipe (784-512-10, dropout 0.2, Adam, batch 128; early stopping off) for
 `--epochs` epochs per run, alternating off/on `--repeats` times. An epoch's time is the wall clock from
@@ -90,6 +90,7 @@ def epochs(args, diagnostics: bool) -> list[float]:
         "logger=none",
         "plots.enabled=false",
         f"device.type={args.device}",
+        f"device.threads={args.threads if args.threads else 'null'}",
         "callbacks=[epoch_clock_start, epoch_clock_stop]",
     ]
     EPOCH_TIMES.clear()
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results_diagnostics.json")
     args = parser.parse_args()
     time_diagnostics_hooks()
@@ -130,7 +132,7 @@ def main() -> None:
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
+            "threads": args.threads or torch.get_num_threads(),
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu",
         },
     }
