@@ -19,6 +19,9 @@ It changes nothing in training: the sample is fixed (the first rows of the train
 random number generators saved and restored), the forward runs in eval mode under no_grad and the train mode is
 restored. With several processes only rank 0 records, from its own shard of the sample and its own gradients
 (which DDP has already averaged over the processes).
+
+`train` adds it when `trainer.diagnostics.enabled` (with the run's data); listed by name under `callbacks:` it has
+no data, so it records everything but the activation signals.
 """
 
 from __future__ import annotations
