@@ -156,7 +156,9 @@ def test_shuffled_labels_are_seeded_and_leave_validation_alone():
     regression = compose(["dataset=diabetes", "sanity.shuffle_labels=true"])  # numeric targets are permuted too
     plain = build_data(regression)
     shuffled = apply_sanity(regression, plain).train.y
-    assert not torch.equal(shuffled, plain.train.y) and torch.equal(shuffled.sort().values, plain.train.y.sort().values)
+    assert not torch.equal(shuffled, plain.train.y) and torch.equal(
+        shuffled.sort(dim=0).values, plain.train.y.sort(dim=0).values
+    )
 
 
 def test_shuffled_labels_need_one_label_per_row(tmp_path):
