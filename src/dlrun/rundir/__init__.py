@@ -5,6 +5,7 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     metrics.json          results: history, best, test, baselines, wall_time_s (K-fold: cv, refit)
     history.csv           one row per epoch, rewritten after every epoch
     diagnostics.csv       training-health signals per epoch and layer (DIAGNOSTICS_COLUMNS)
+    profile/              debug=profile: top_ops.txt (top operators) and trace.pt.trace.json (Chrome trace)
     model_summary.txt     the model table printed at the start
     checkpoints/last.pt   written every epoch (resume from it)
     checkpoints/best.pt   written when the checkpoint monitor improves
@@ -53,6 +54,9 @@ from dlrun.rundir.layout import (
     METRICS_FILE,
     MODEL_SUMMARY_FILE,
     OVERRIDES_FILE,
+    PROFILE_DIR,
+    PROFILE_TABLE_FILE,
+    PROFILE_TRACE_FILE,
     REFIT_DIR,
     RunDir,
     resolve_checkpoint,
@@ -85,6 +89,9 @@ __all__ = [
     "OVERRIDES_FILE",
     "REFIT_DIR",
     "resolve_checkpoint",
+    "PROFILE_DIR",
+    "PROFILE_TABLE_FILE",
+    "PROFILE_TRACE_FILE",
     *_CHECKPOINT_API,
 ]
 

@@ -1,0 +1,57 @@
+"""`trainer.profile=N`: N training steps under torch.profiler (after one unprofiled step, which pays the
+one-time costs), then a top-operators table in the console and in `profile/top_ops.txt`, and a Chrome trace in
+`profile/trace.pt.trace.json` of the run directory (chrome://tracing, https://ui.perfetto.dev, or TensorBoard's
+profiler plugin: `tensorboard --logdir RUN/profile`)."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from dlrun.callbacks.base import Callback
+from dlrun.rundir import RunDir
+
+log = logging.getLogger("dlrun")
+
+TOP_OPERATORS = 15
+
+
+class Profile(Callback):
+    priority = 5  # before the other callbacks' batch-end work is what gets profiled next
+
+    def __init__(self, steps: int, save: bool = True):
+        self.steps, self.save = steps, save
+        self.profiler: torch.profiler.profile | None = None
+        self.done = False
+
+    def on_batch_end(self, trainer, step: int, logs) -> None:
+        if self.done:
+            return
+        if self.profiler is None:  # the first step runs unprofiled
+            activities = [torch.profiler.ProfilerActivity.CPU]
+            if torch.cuda.is_available():
+                activities.append(torch.profiler.ProfilerActivity.CUDA)
+            self.profiler = torch.profiler.profile(activities=activities, record_shapes=True)
+            self.profiler.start()
+            self.started_at = step
+            return
+        self.profiler.step()
+        if step - self.started_at >= self.steps:
+            self.finish(trainer)
+
+    def on_fit_end(self, trainer) -> None:
+        if self.profiler is not None and not self.done:  # fewer batches than steps: what was recorded
+            self.finish(trainer)
+
+    def finish(self, trainer) -> None:
+        self.profiler.stop()
+        self.done = True
+        if not self.save:
+            return
+        run = RunDir(trainer.run_dir)
+        sort = "self_cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+        table = self.profiler.key_averages().table(sort_by=sort, row_limit=TOP_OPERATORS)
+        run.write_profile(table, self.profiler.export_chrome_trace)
+        log.info("top operators over %d profiled steps (by %s):\n%s", self.steps, sort, table)
+        log.info("profile trace: %s (chrome://tracing, ui.perfetto.dev or TensorBoard's profiler)", run.profile_trace)
