@@ -36,7 +36,7 @@ DIAGNOSTICS_COLUMNS = (
     "act_std",
 )
 
-# debug=profile (trainer.profile): the top-operators table and a Chrome trace (TensorBoard's profiler reads *.pt.trace.json)
+# debug=profile: the top-operators table and a Chrome trace (TensorBoard's profiler reads *.pt.trace.json)
 PROFILE_DIR = "profile"
 PROFILE_TABLE_FILE = "profile/top_ops.txt"
 PROFILE_TRACE_FILE = "profile/trace.pt.trace.json"

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from itertools import islice
@@ -195,27 +196,47 @@ _ANOMALY = re.compile(r"Function '(\w+)' returned (nan|inf) values in its (\d+)\
 
 @contextlib.contextmanager
 def anomaly_detection(enabled: bool, trainer=None):
-    """torch.autograd anomaly detection around training; its error becomes one line naming the operation."""
+    """torch.autograd anomaly detection around training; its error becomes one line naming the operation (and the
+    line of the forward pass that made it, from the warning torch emits, which is shown as well)."""
     if not enabled:
         yield
         return
     import torch
 
+    caught: list[warnings.WarningMessage] = []
     try:
-        with torch.autograd.detect_anomaly(check_nan=True):
-            yield
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            with torch.autograd.detect_anomaly(check_nan=True):
+                yield
     except RuntimeError as exc:
         found = _ANOMALY.search(str(exc))
         if found is None:
             raise
-        raise TrainingDiverged(anomaly_message(found, trainer)) from None
+        forward = next((forward_line(str(w.message)) for w in reversed(caught) if _FORWARD in str(w.message)), None)
+        raise TrainingDiverged(anomaly_message(found, trainer, forward)) from None
+    finally:
+        for w in caught:  # shown as they would have been (after catch_warnings has given showwarning back)
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
-def anomaly_message(found: re.Match, trainer=None) -> str:
+_FORWARD = "Traceback of forward call that caused the error"
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)\n\s+(.+)')
+
+
+def forward_line(warning: str) -> str | None:
+    """`file:line (code)` of the innermost frame of anomaly mode's forward traceback outside torch itself."""
+    frames = _FRAME.findall(warning.split(_FORWARD, 1)[-1])
+    if not frames:
+        return None
+    outside = [f for f in frames if "/torch/" not in f[0].replace("\\", "/")]
+    path, line, _, code = (outside or frames)[-1]
+    return f"{path}:{line} ({code.strip()})"
+
+
+def anomaly_message(found: re.Match, trainer=None, forward: str | None = None) -> str:
     op, kind, index = found.group(1), found.group(2), found.group(3)
-    forward = op.removesuffix("Backward0").removesuffix("Backward1") or op
+    name = re.sub(r"Backward\d*$", "", op).lower() or op
     where = f" at epoch {trainer.epoch}" if trainer is not None and trainer.epoch else ""
-    return (
-        f"autograd anomaly{where}: {op} (the gradient of {forward}) returned {kind} values in its output {index}; "
-        "the forward call that produced it is in the warning above"
-    )
+    made = f"; forward call: {forward}" if forward else ""
+    return f"autograd anomaly{where}: {op} (the backward of {name}) returned {kind} values in its output {index}{made}"
