@@ -25,27 +25,30 @@ class Profile(Callback):
         self.profiler: torch.profiler.profile | None = None
         self.done = False
 
+    def on_fit_start(self, trainer) -> None:
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if torch.cuda.is_available():
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        self.profiler = torch.profiler.profile(
+            activities=activities,
+            schedule=torch.profiler.schedule(wait=0, warmup=1, active=self.steps, repeat=1),
+            on_trace_ready=lambda prof: self.finish(trainer),
+            record_shapes=True,
+        )
+        self.profiler.start()
+
     def on_batch_end(self, trainer, step: int, logs) -> None:
-        if self.done:
-            return
-        if self.profiler is None:  # the first step runs unprofiled
-            activities = [torch.profiler.ProfilerActivity.CPU]
-            if torch.cuda.is_available():
-                activities.append(torch.profiler.ProfilerActivity.CUDA)
-            self.profiler = torch.profiler.profile(activities=activities, record_shapes=True)
-            self.profiler.start()
-            self.started_at = step
-            return
-        self.profiler.step()
-        if step - self.started_at >= self.steps:
-            self.finish(trainer)
+        if self.profiler is not None and not self.done:
+            self.profiler.step()  # after the last active step this calls finish (on_trace_ready)
 
     def on_fit_end(self, trainer) -> None:
-        if self.profiler is not None and not self.done:  # fewer batches than steps: what was recorded
-            self.finish(trainer)
+        if self.profiler is not None:
+            self.profiler.stop()  # fewer batches than steps: stop() hands over what was recorded
+        self.profiler = None
 
     def finish(self, trainer) -> None:
-        self.profiler.stop()
+        if self.done:
+            return
         self.done = True
         if not self.save:
             return
