@@ -58,7 +58,10 @@ def test_overfit_mode_turns_every_regularizer_off():
     [
         ("trainer.limit_train_batches=0", "trainer.limit_train_batches must be > 0, got 0"),
         ("trainer.limit_val_batches=1.5", "trainer.limit_val_batches must be a count of batches (an integer >= 1) or"),
-        ("trainer.limit_test_batches=abc", "trainer.limit_test_batches must be an integer or a number or null, got 'abc'"),
+        (
+            "trainer.limit_test_batches=abc",
+            "trainer.limit_test_batches must be an integer or a number or null, got 'abc'",
+        ),
         ("trainer.profile=0", "trainer.profile must be >= 1, got 0"),
         ("trainer.overfit_batches=-1", "trainer.overfit_batches must be >= 0, got -1"),
     ],
@@ -181,8 +184,8 @@ def data_dir(tmp_path_factory):
     """./data with small MNIST, Fashion-MNIST (idx), CIFAR-10 (pickled batches) and aclImdb (folders) files."""
     root = tmp_path_factory.mktemp("recipes")
     rng = np.random.default_rng(0)
-    for folder in ("MNIST", "FashionMNIST"):
-        for prefix, n in (("train", 300), ("t10k", 100)):
+    for folder, train in (("MNIST", 10_300), ("FashionMNIST", 300)):  # mnist_mlp_dropout validates on 10,000
+        for prefix, n in (("train", train), ("t10k", 100)):
             write_idx(root / "data" / folder / "raw", prefix, *learnable_images(n, rng))
     write_cifar(root / "data", rng)
     words = {"neg": "awful boring bad dull", "pos": "great fun good superb"}

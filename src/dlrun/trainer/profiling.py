@@ -24,6 +24,7 @@ class Profile(Callback):
         self.steps, self.save = steps, save
         self.profiler: torch.profiler.profile | None = None
         self.done = False
+        self.seen = 0  # training steps since the profiler started (the first one is its warm-up)
 
     def on_fit_start(self, trainer) -> None:
         activities = [torch.profiler.ProfilerActivity.CPU]
@@ -39,6 +40,7 @@ class Profile(Callback):
 
     def on_batch_end(self, trainer, step: int, logs) -> None:
         if self.profiler is not None and not self.done:
+            self.seen += 1
             self.profiler.step()  # after the last active step this calls finish (on_trace_ready)
 
     def on_fit_end(self, trainer) -> None:
@@ -56,5 +58,7 @@ class Profile(Callback):
         sort = "self_cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
         table = self.profiler.key_averages().table(sort_by=sort, row_limit=TOP_OPERATORS)
         run.write_profile(table, self.profiler.export_chrome_trace)
-        log.info("top operators over %d profiled steps (by %s):\n%s", self.steps, sort, table)
+        log.info(
+            "top operators over %d profiled steps (by %s):\n%s", min(self.steps, max(self.seen - 1, 0)), sort, table
+        )
         log.info("profile trace: %s (chrome://tracing, ui.perfetto.dev or TensorBoard's profiler)", run.profile_trace)
