@@ -1,0 +1,11 @@
+"""The learning-rate range test (`dlrun lr-find`, `optimizer.lr=auto`): Smith's exponential sweep of the learning
+rate over a few hundred training steps, the smoothed loss curve, and a suggested rate.
+
+`config.py` (the `lr_find` config group, light), `range_test.py` (the sweep and the suggestion rules),
+`figure.py` (lr_find.png), `run.py` (building the run's task and data, the command and `optimizer.lr=auto`).
+Importing this package does not import torch.
+"""
+
+from dlrun.lr_find.config import LRFindConfig, is_auto_lr
+
+__all__ = ["LRFindConfig", "is_auto_lr"]

@@ -1,0 +1,135 @@
+"""Running the range test on a run's own task and data: `dlrun lr-find` and `optimizer.lr=auto`.
+
+The test builds the data and the task exactly as `dlrun train` does (same seed, same training rows, fold 0's for
+K-fold), with the optimizer's rate replaced by the sweep's; it writes lr_find.json and lr_find.png and keeps no
+weights. `optimizer.lr=auto` then trains a freshly built task (seeded again, so the run is the same as
+`dlrun train optimizer.lr=<suggestion>`) and adds the suggestion to metrics.json under `lr_find`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from dlrun.errors import DlrunError
+from dlrun.lr_find.config import LRFindConfig
+from dlrun.rundir import RunDir
+from dlrun.schema import check
+
+log = logging.getLogger("dlrun")
+
+
+def settings_of(cfg: DictConfig) -> LRFindConfig:
+    node = cfg.get("lr_find")
+    return check(LRFindConfig, OmegaConf.to_container(node, resolve=True) if node is not None else {}, "lr_find")
+
+
+def with_lr(cfg: DictConfig, lr: float) -> DictConfig:
+    """A copy of `cfg` whose optimizer.lr is `lr`."""
+    tuned = copy.deepcopy(cfg)
+    with read_write(tuned), open_dict(tuned):
+        tuned.optimizer.lr = float(lr)
+    return tuned
+
+
+def find_lr(cfg: DictConfig, checked, run_dir: str | Path) -> dict:
+    """Run the range test for `cfg` (checked: `validate(cfg)`); write lr_find.json and lr_find.png into `run_dir`
+    and return what lr_find.json holds. A curve too short to suggest a rate is one DlrunError (files written)."""
+    import torch
+
+    from dlrun.cv import fold_rows
+    from dlrun.datasets import build_data
+    from dlrun.device import autocast_dtype, resolve_device
+    from dlrun.lr_find.range_test import cycle, suggest, sweep
+    from dlrun.tasks import build_task
+    from dlrun.trainer.loop import seed_everything
+
+    settings = settings_of(cfg)
+    device = resolve_device(checked.device)
+    if checked.device.threads is not None:
+        torch.set_num_threads(checked.device.threads)
+    seed_everything(cfg.seed)
+    cv = replace(checked.cv, fold=0) if checked.cv.is_parent else checked.cv  # K-fold: fold 0's training rows
+    data = build_data(cfg, None, rows=fold_rows(cv)).to(device)
+    task = build_task(with_lr(cfg, settings.min_lr), data.info)
+    task.setup(device, checked.trainer.grad_clip, autocast_dtype(checked.device, device))
+    batches = data.batches("train", checked.trainer.batch_size, train=True, seed=cfg.seed)
+    curve = sweep(task, cycle(batches), settings)
+    result = {
+        "suggestion": suggest(curve["lrs"], curve["smoothed"], settings),
+        **curve,
+        "steps": len(curve["lrs"]),
+        "optimizer": cfg.optimizer.name,
+        "batch_size": checked.trainer.batch_size,
+        "settings": asdict(settings),
+    }
+    write_results(run_dir, result)
+    if result["suggestion"] is None:
+        raise DlrunError(
+            f"lr-find: the loss {result['stopped'] or 'curve'} after {result['steps']} steps, too soon to suggest "
+            f"a rate; lower lr_find.min_lr (now {settings.min_lr:g}) or raise lr_find.num_steps"
+        )
+    return result
+
+
+def write_results(run_dir: str | Path, result: dict) -> None:
+    from dlrun.lr_find.figure import lr_find_figure
+
+    files = RunDir(run_dir)
+    files.path.mkdir(parents=True, exist_ok=True)
+    files.write_lr_find(result)
+    lr_find_figure(result).savefig(files.lr_find_plot, dpi=100)
+
+
+def train_with_found_lr(
+    cfg: DictConfig, checked, run_dir: str | Path, progress: bool, train: Callable[..., float | None]
+) -> float | None:
+    """`optimizer.lr=auto`: the range test (once, before any fold of a K-fold run), then `train` (dlrun.train.train,
+    passed in: this module must not import the one that imports it) with the suggested rate; the suggestion is
+    added to metrics.json. A resumed run (trainer.resume=auto) reuses the lr_find.json it finds."""
+    from dlrun.validate import validate
+
+    files = RunDir(run_dir)
+    found = files.read_lr_find() if checked.trainer.resume == "auto" else None
+    if found is None or found.get("suggestion") is None:
+        found = find_lr(cfg, checked, run_dir)
+    lr = found["suggestion"]
+    log.info("optimizer.lr=auto: the range test suggests %.1e (%s); training with it", lr, files.lr_find_plot)
+    tuned = with_lr(cfg, lr)
+    best = train(tuned, run_dir, progress, validate(tuned, files=False))
+    metrics = files.read_metrics()
+    if metrics is not None:
+        metrics["lr_find"] = {
+            "suggestion": lr,
+            "rule": found["settings"]["suggestion"],
+            "steps": found["steps"],
+            "stopped": found["stopped"],
+        }
+        files.write_metrics(metrics)
+    return best
+
+
+def lr_find_command(args: list[str]) -> dict:
+    """`dlrun lr-find ARGS`: compose and check as `dlrun train` does, run the test into
+    outputs/<name>/lr_find/<timestamp>/ (or hydra.run.dir=...), print the suggestion and the override to use."""
+    import time
+
+    from dlrun import config
+    from dlrun.validate import validate
+
+    cfg = config.compose(args)
+    checked = validate(cfg)
+    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")]
+    run_dir = Path(given[-1]) if given else Path("outputs") / cfg.name / "lr_find" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    result = find_lr(cfg, checked, run_dir)
+    kept = [a for a in args if not a.startswith(("optimizer.lr=", "lr_find.", "hydra."))]
+    rate = f"{result['suggestion']:.1e}"
+    print(f"lr-find: {result['steps']} steps" + (f", stopped: {result['stopped']}" if result["stopped"] else ""))
+    print(f"wrote {RunDir(run_dir).lr_find} and {RunDir(run_dir).lr_find_plot.name}")
+    print(f"suggested learning rate {rate}: dlrun train {' '.join([*kept, f'optimizer.lr={rate}'])}")
+    return result
