@@ -108,7 +108,7 @@ def lr_find(ctx: typer.Context) -> None:
     run (overrides as for train; lr_find.* keys tune the test); writes lr_find.json and lr_find.png and prints the
     suggested rate with the override to use."""
     args = _strip_debug(list(ctx.args))
-    from dlrun.lr_find.run import lr_find_command
+    from dlrun.find_lr import lr_find_command
 
     try:
         lr_find_command(args)

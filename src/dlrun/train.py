@@ -20,10 +20,10 @@ from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, Scheduler
 from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
+from dlrun.find_lr import train_with_found_lr
 from dlrun.loggers import build_logger
 from dlrun.loggers.hparams import flat_hparams
 from dlrun.lr_find import is_auto_lr
-from dlrun.lr_find.run import train_with_found_lr
 from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary

@@ -1,4 +1,5 @@
-"""Running the range test on a run's own task and data: `dlrun lr-find` and `optimizer.lr=auto`.
+"""Running the range test on a run's own task and data (for `dlrun lr-find` and `optimizer.lr=auto`, in
+`dlrun.find_lr`).
 
 The test builds the data and the task exactly as `dlrun train` does (same seed, same training rows, fold 0's for
 K-fold), with the optimizer's rate replaced by the sweep's; it writes lr_find.json and lr_find.png and keeps no
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -37,7 +37,7 @@ def with_lr(cfg: DictConfig, lr: float) -> DictConfig:
     return tuned
 
 
-def find_lr(cfg: DictConfig, checked, run_dir: str | Path) -> dict:
+def run_range_test(cfg: DictConfig, checked, run_dir: str | Path) -> dict:
     """Run the range test for `cfg` (checked: `validate(cfg)`); write lr_find.json and lr_find.png into `run_dir`
     and return what lr_find.json holds. A curve too short to suggest a rate is one DlrunError (files written)."""
     import torch
@@ -84,52 +84,3 @@ def write_results(run_dir: str | Path, result: dict) -> None:
     files.path.mkdir(parents=True, exist_ok=True)
     files.write_lr_find(result)
     lr_find_figure(result).savefig(files.lr_find_plot, dpi=100)
-
-
-def train_with_found_lr(
-    cfg: DictConfig, checked, run_dir: str | Path, progress: bool, train: Callable[..., float | None]
-) -> float | None:
-    """`optimizer.lr=auto`: the range test (once, before any fold of a K-fold run), then `train` (dlrun.train.train,
-    passed in: this module must not import the one that imports it) with the suggested rate; the suggestion is
-    added to metrics.json. A resumed run (trainer.resume=auto) reuses the lr_find.json it finds."""
-    from dlrun.validate import validate
-
-    files = RunDir(run_dir)
-    found = files.read_lr_find() if checked.trainer.resume == "auto" else None
-    if found is None or found.get("suggestion") is None:
-        found = find_lr(cfg, checked, run_dir)
-    lr = found["suggestion"]
-    log.info("optimizer.lr=auto: the range test suggests %.1e (%s); training with it", lr, files.lr_find_plot)
-    tuned = with_lr(cfg, lr)
-    best = train(tuned, run_dir, progress, validate(tuned, files=False))
-    metrics = files.read_metrics()
-    if metrics is not None:
-        metrics["lr_find"] = {
-            "suggestion": lr,
-            "rule": found["settings"]["suggestion"],
-            "steps": found["steps"],
-            "stopped": found["stopped"],
-        }
-        files.write_metrics(metrics)
-    return best
-
-
-def lr_find_command(args: list[str]) -> dict:
-    """`dlrun lr-find ARGS`: compose and check as `dlrun train` does, run the test into
-    outputs/<name>/lr_find/<timestamp>/ (or hydra.run.dir=...), print the suggestion and the override to use."""
-    import time
-
-    from dlrun import config
-    from dlrun.validate import validate
-
-    cfg = config.compose(args)
-    checked = validate(cfg)
-    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")]
-    run_dir = Path(given[-1]) if given else Path("outputs") / cfg.name / "lr_find" / time.strftime("%Y-%m-%d_%H-%M-%S")
-    result = find_lr(cfg, checked, run_dir)
-    kept = [a for a in args if not a.startswith(("optimizer.lr=", "lr_find.", "hydra."))]
-    rate = f"{result['suggestion']:.1e}"
-    print(f"lr-find: {result['steps']} steps" + (f", stopped: {result['stopped']}" if result["stopped"] else ""))
-    print(f"wrote {RunDir(run_dir).lr_find} and {RunDir(run_dir).lr_find_plot.name}")
-    print(f"suggested learning rate {rate}: dlrun train {' '.join([*kept, f'optimizer.lr={rate}'])}")
-    return result
