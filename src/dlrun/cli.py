@@ -102,6 +102,20 @@ def show(ctx: typer.Context) -> None:
     print(OmegaConf.to_yaml(cfg, resolve=True), end="")
 
 
+@app.command("lr-find", context_settings=PASSTHROUGH)
+def lr_find(ctx: typer.Context) -> None:
+    """Learning-rate range test: the rate grows exponentially over a few hundred training steps of the configured
+    run (overrides as for train; lr_find.* keys tune the test); writes lr_find.json and lr_find.png and prints the
+    suggested rate with the override to use."""
+    args = _strip_debug(list(ctx.args))
+    from dlrun.find_lr import lr_find_command
+
+    try:
+        lr_find_command(args)
+    except DlrunError as exc:
+        fail(exc)
+
+
 @app.command("list")
 def list_(kind: Optional[str] = typer.Argument(None, help="One of: " + ", ".join(LIST_KINDS))) -> None:
     """List recipes and registered components."""
