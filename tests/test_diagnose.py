@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 
+import numpy as np
 import pytest
 
 from dlrun.diagnose import baseline_rules, diagnose, fitting, layers, learning_rate, summary_lines
@@ -83,6 +85,14 @@ def test_a_healthy_history_gets_one_healthy_note(tmp_path):
     found = diagnose(make_run(tmp_path / "r", curve(DECREASING, VAL_OK), config(max_epochs=20)))
     assert kinds(found) == ["healthy"] and found[0].severity == "info"
     assert summary_lines(tmp_path / "r") == ["diagnosis: no problems found"]
+
+
+def test_summary_lines_are_the_warnings_with_their_suggestion(tmp_path):
+    run = make_run(tmp_path / "r", curve(OVER_TRAIN, OVER_VAL), config(), baselines=BASELINES, test={"accuracy": 0.05})
+    lines = summary_lines(run, shown=("below_baseline",))
+    assert lines[0] == f"diagnosis: 2 warning(s); details: dlrun diagnose {run}" and len(lines) == 2
+    assert lines[1].startswith("  overfitting: Overfitting: val/loss was lowest at epoch 4")
+    assert lines[1].endswith(" Try: trainer.early_stopping.patience=5 regularization=l2 model.dropout=0.3")
 
 
 # ------------------------------------------------------------------------------------------- learning rate
@@ -343,3 +353,108 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"dlrun: error: {message}")
+
+
+# ------------------------------------------------------------------------------------ real training runs
+
+FAST = ("logger=none", "plots.enabled=false")
+
+
+def train_and_diagnose(cli, tmp_path, name, *overrides):
+    result = cli("train", *FAST, *overrides, f"hydra.run.dir={name}")
+    found = cli("diagnose", name, "--format", "json")
+    assert found.returncode == 0, found.stderr
+    return result, json.loads(found.stdout), RunDir(tmp_path / name)
+
+
+def warnings_of(found):
+    return [f["kind"] for f in found if f["severity"] == "warning"]
+
+
+def test_digits_with_lr_10_is_learning_rate_too_high(cli, tmp_path):
+    result, found, _ = train_and_diagnose(
+        cli, tmp_path, "high", "+experiment=digits_mlp", "optimizer.lr=10", "trainer.max_epochs=4"
+    )
+    assert result.returncode == 0, result.stderr
+    high = next(f for f in found if f["kind"] == "lr_too_high")
+    assert high["severity"] == "warning" and high["suggestion"] == "optimizer.lr=1"
+    assert "diagnosis:" in result.stdout and "  lr_too_high: Learning rate too high" in result.stdout
+
+
+def test_digits_with_lr_1e_7_is_learning_rate_too_low_and_underfitting(cli, tmp_path):
+    _, found, _ = train_and_diagnose(
+        cli, tmp_path, "low", "+experiment=digits_mlp", "optimizer.lr=1e-7", "trainer.max_epochs=4"
+    )
+    assert {"lr_too_low", "underfitting"} <= set(warnings_of(found))
+    assert next(f for f in found if f["kind"] == "lr_too_low")["suggestion"] == "optimizer.lr=1e-05"
+
+
+def test_a_wide_mlp_on_a_hundred_noisy_rows_overfits_at_the_epoch_of_lowest_val_loss(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 20))
+    y = ((x[:, 0] + x[:, 1] > 0) ^ (rng.random(200) < 0.2)).astype(int)  # 20% of the labels flipped
+    lines = [",".join([*(f"x{i}" for i in range(20)), "label"])]
+    lines += [",".join([*(f"{v:.5f}" for v in row), str(label)]) for row, label in zip(x, y, strict=True)]
+    (tmp_path / "noisy.csv").write_text("\n".join(lines) + "\n")
+    data = ("dataset=csv", "dataset.path=noisy.csv", "dataset.target=label", "dataset.split.val=0.3")
+    _, found, run = train_and_diagnose(
+        cli, tmp_path, "over", *data, "model.hidden=[256,256]", "trainer.max_epochs=25", "trainer.batch_size=16"
+    )
+    history = run.read_history()
+    assert len(history) == 25 and len(run.read_metrics()["history"]) == 25
+    lowest = min(history, key=lambda row: row["val/loss"])["epoch"]
+    over = next(f for f in found if f["kind"] == "overfitting")
+    assert over["severity"] == "warning" and over["evidence"]["best_epoch"] == lowest < 20
+    assert over["evidence"]["gap_last"] > 2 * over["evidence"]["gap_at_best"]
+    assert over["suggestion"] == "trainer.early_stopping.patience=5 regularization=l2 model.dropout=0.3"
+
+
+DIVERGE = textwrap.dedent('''
+    import torch
+    from dlrun.callbacks import CALLBACKS, Callback
+
+    @CALLBACKS.register("blow_up_at")
+    class BlowUpAt(Callback):
+        """Turn every weight into NaN when an epoch starts."""
+        def __init__(self, epoch: int):
+            self.epoch = epoch
+
+        def on_epoch_start(self, trainer, epoch):
+            if epoch == self.epoch:
+                with torch.no_grad():
+                    for p in trainer.task.models.parameters():
+                        p.fill_(float("nan"))
+''')
+
+
+def test_a_single_run_that_diverges_leaves_failed_json_and_history_and_is_diagnosed(cli, tmp_path):
+    (tmp_path / "blowup.py").write_text(DIVERGE)
+    result = cli(
+        "train",
+        *FAST,
+        "dataset=iris",
+        "plugins=[blowup]",
+        "callbacks=[{name: blow_up_at, epoch: 3}]",
+        "hydra.run.dir=run",
+    )
+    assert result.returncode == 3
+    run = RunDir(tmp_path / "run")
+    failure = run.read_failure()
+    assert failure["type"] == "TrainingDiverged" and failure["exit_code"] == 3
+    assert (failure["epoch"], failure["step"]) == (3, 1) and math.isnan(failure["step_losses"][0])
+    assert [row["epoch"] for row in run.read_history()] == [1, 2] and run.read_metrics() is None
+    found = cli("diagnose", "run", "--format", "json")
+    assert found.returncode == 0, found.stderr
+    high = next(f for f in json.loads(found.stdout) if f["kind"] == "lr_too_high")
+    assert (
+        high["evidence"]["diverged"]
+        and high["evidence"]["epoch"] == 3
+        and "trainer.grad_clip=1.0" in high["suggestion"]
+    )
+
+
+def test_digits_mlp_as_shipped_gets_no_warning(cli, tmp_path):
+    result, found, _ = train_and_diagnose(cli, tmp_path, "ship", "+experiment=digits_mlp")
+    assert result.returncode == 0, result.stderr
+    assert warnings_of(found) == [], found
+    assert "diagnosis: no problems found" in result.stdout

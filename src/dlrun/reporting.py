@@ -50,7 +50,7 @@ def print_diagnosis(run_dir: Path) -> None:
     from dlrun.diagnose import summary_lines
 
     try:
-        lines = summary_lines(run_dir)
+        lines = summary_lines(run_dir, shown=("below_baseline",))  # the baseline warnings are printed above
     except Exception as exc:  # noqa: BLE001 - the run is written; a diagnosis that fails must not fail it
         log.warning("diagnosis failed: %s", exc)
         return

@@ -75,14 +75,14 @@ def _in_run(finding: Finding, name: str) -> Finding:
     )
 
 
-def summary_lines(path: str | Path) -> list[str]:
-    """Warnings only, one line each with its suggestion; or one 'no problems found' line."""
+def summary_lines(path: str | Path, shown: tuple[str, ...] = ()) -> list[str]:
+    """Warnings only, one line each with its suggestion (kinds in `shown`, printed already, only counted); or
+    one 'no problems found' line."""
     warnings = [f for f in diagnose(path) if f.is_warning]
     if not warnings:
         return ["diagnosis: no problems found"]
     lines = [f"diagnosis: {len(warnings)} warning(s); details: dlrun diagnose {path}"]
     for f in warnings:
-        lines.append(f"  {f.kind}: {f.message}" + (f" Try: {f.suggestion}" if f.suggestion else ""))
+        if f.kind not in shown:
+            lines.append(f"  {f.kind}: {f.message}" + (f" Try: {f.suggestion}" if f.suggestion else ""))
     return lines
-
-

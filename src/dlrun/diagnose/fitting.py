@@ -5,7 +5,7 @@ overfitting: the validation loss was lowest at epoch B; at least OVERFIT_MIN_EPO
   loss kept falling after B. A warning, or info when early stopping restored the weights of the best epoch (the
   final model is the one from before the rise).
 underfitting: (a) on the last epoch the training metrics do not beat a baseline of metrics.json (a model
-  no better than a constant predictor on the rows it learns from), or (b) the run used all trainer.max_epochs
+  no better than a constant predictor on the rows it learns from), or else (b) the run used all trainer.max_epochs
   and its checkpoint monitor was still improving: best on the last epoch, by at least STILL_IMPROVING
   (relative) over the STILL_WINDOW epochs before it.
 early_stopping_cut: early stopping ended the run (fewer epochs than trainer.max_epochs) with a patience of at
@@ -107,7 +107,7 @@ def underfitting(run: RunRecord) -> list[Finding]:
                 _more_capacity(run),
             )
         )
-    still = _still_improving(run)
+    still = None if missed else _still_improving(run)  # a model that learned nothing is not "stopped too soon"
     if still:
         found.append(still)
     return found
