@@ -310,8 +310,10 @@ def test_a_kfold_parent_is_diagnosed_fold_by_fold(tmp_path):
     parent = tmp_path / "kfold"
     make_run(parent / "fold_1", curve(DECREASING, VAL_OK))
     make_run(parent / "fold_2", curve(OVER_TRAIN, OVER_VAL))
+    make_run(parent, [], config(), finished=False)  # the parent's .hydra/config.yaml stands for its folds'
     RunDir(parent).write_metrics({"cv": {"folds": 2, "per_fold": []}, "history": []})
     found = diagnose(parent)
+    assert found[1].suggestion == "trainer.early_stopping.patience=5 regularization=l2 model.dropout=0.3"
     assert [(f.run, f.kind) for f in found] == [("fold_1", "healthy"), ("fold_2", "overfitting")]
     assert found[1].message.startswith("fold_2: Overfitting")
 

@@ -71,8 +71,15 @@ def read_run(path: Path, name: str = ".", config: dict | None = None) -> RunReco
         metrics=metrics,
         failure=files.read_failure(),
         diagnostics=files.read_diagnostics(),
-        config=files.read_config() or config,
+        config=files.read_config() or config or _parent_config(path),
     )
+
+
+def _parent_config(path: Path) -> dict | None:
+    """A fold or refit run of a K-fold parent has no .hydra/ of its own: the parent's config (only cv differs)."""
+    parent = RunDir(path.parent)
+    is_child = path.name.startswith("fold_") or path == parent.refit.path
+    return parent.read_config() if is_child else None
 
 
 def runs_of(path: Path) -> list[RunRecord]:
