@@ -460,3 +460,18 @@ def test_digits_mlp_as_shipped_gets_no_warning(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     assert warnings_of(found) == [], found
     assert "diagnosis: no problems found" in result.stdout
+
+
+def test_diagnose_imports_neither_torch_nor_scikit_learn(tmp_path):
+    import subprocess
+    import sys
+
+    run = make_run(tmp_path / "r", curve(OVER_TRAIN, OVER_VAL), config())
+    code = (
+        "import sys; from dlrun.diagnose import diagnose; from dlrun.diagnose.render import render; "
+        f"render(diagnose({str(run)!r}), 'markdown', 'r'); "
+        "print(sorted(m for m in ('torch', 'sklearn', 'pandas') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
