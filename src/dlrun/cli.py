@@ -248,6 +248,24 @@ def report(
 
 
 @app.command()
+def diagnose(
+    path: Path = typer.Argument(..., metavar="RUN_DIR", help="A run directory (finished, diverged or interrupted)."),
+    fmt: str = typer.Option("text", "--format", help="text, markdown or json."),
+) -> None:
+    """What went wrong in a run: findings (overfitting, learning rate, dead units, baselines...), each with its
+    evidence and the override to try. Exit code 0 whether or not there are findings."""
+    from dlrun.diagnose import diagnose as find
+    from dlrun.diagnose.render import render
+
+    try:
+        text = render(find(path), fmt, str(path))
+    except DlrunError as exc:
+        fail(exc)
+    if text is not None:
+        print(text, end="" if text.endswith("\n") else "\n")
+
+
+@app.command()
 def tensorboard(
     logdir: Path = typer.Argument(Path("outputs"), help="Folder of runs (default: outputs)."),
     port: int = typer.Option(6006, help="Port to serve on."),
