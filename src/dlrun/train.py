@@ -20,8 +20,10 @@ from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, Scheduler
 from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
+from dlrun.find_lr import train_with_found_lr
 from dlrun.loggers import build_logger
 from dlrun.loggers.hparams import flat_hparams
+from dlrun.lr_find import is_auto_lr
 from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
@@ -45,6 +47,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     """
     run_dir = Path(run_dir)
     checked = checked or validate(cfg)
+    if is_auto_lr(cfg):  # optimizer.lr=auto: the range test picks the rate, then this trains with it
+        return train_with_found_lr(cfg, checked, run_dir, progress, train)
     if checked.cv.is_parent:  # K-fold: one run per fold in run_dir/fold_N, then the aggregate
         return cross_validate(cfg, checked, run_dir, progress, train)
     run_dir.mkdir(parents=True, exist_ok=True)

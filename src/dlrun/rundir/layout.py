@@ -35,6 +35,9 @@ DIAGNOSTICS_COLUMNS = (
     "act_mean",
     "act_std",
 )
+# the learning-rate range test (`dlrun lr-find`, optimizer.lr=auto): the curve and the suggestion, and its picture
+LR_FIND_FILE = "lr_find.json"
+LR_FIND_PLOT_FILE = "lr_find.png"
 
 # debug=profile: the top-operators table and a Chrome trace (TensorBoard's profiler reads *.pt.trace.json)
 PROFILE_DIR = "profile"
@@ -70,6 +73,14 @@ class RunDir:
     @property
     def diagnostics(self) -> Path:
         return self.path / DIAGNOSTICS_FILE
+
+    @property
+    def lr_find(self) -> Path:
+        return self.path / LR_FIND_FILE
+
+    @property
+    def lr_find_plot(self) -> Path:
+        return self.path / LR_FIND_PLOT_FILE
 
     @property
     def failed(self) -> Path:
@@ -134,6 +145,10 @@ class RunDir:
             out.append(parsed)
         return out
 
+    def read_lr_find(self) -> dict | None:
+        """lr_find.json: lrs, losses, smoothed, suggestion, stopped, steps, settings..."""
+        return _read_json(self.lr_find)
+
     def read_config(self) -> dict | None:
         """The composed config Hydra saved in .hydra/config.yaml (unresolved interpolations stay as text)."""
         return _read_yaml(self.config)
@@ -160,6 +175,9 @@ class RunDir:
             [{k: ("" if r.get(k) is None else r[k]) for k in DIAGNOSTICS_COLUMNS} for r in rows],
             list(DIAGNOSTICS_COLUMNS),
         )
+
+    def write_lr_find(self, result: dict) -> None:
+        write_json(self.lr_find, result)
 
     def write_model_summary(self, summary: str) -> None:
         write_text(self.model_summary, summary + "\n")

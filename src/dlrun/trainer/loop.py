@@ -139,7 +139,12 @@ class Trainer:
         step = int(bad[0]) + 1 if len(bad) else len(losses)
         last = RunDir(self.run_dir).checkpoint("last")
         kept = f"; the last good checkpoint is {last}" if last.exists() else ""
-        raise TrainingDiverged(f"loss is not finite at epoch {epoch}, step {step}{kept}")
+        error = TrainingDiverged(f"loss is not finite at epoch {epoch}, step {step}{kept}")
+        if distributed.is_main():  # what `dlrun diagnose` reads of a run that diverged (a sweep job adds its own)
+            record = {"error": str(error), "type": type(error).__name__, "exit_code": error.exit_code}
+            step_losses = [float(x) for x in torch.stack(losses).float().cpu()]
+            RunDir(self.run_dir).write_failure({**record, "epoch": epoch, "step": step, "step_losses": step_losses})
+        raise error
 
     @staticmethod
     def _summary_line(logs: dict[str, float]) -> str:
