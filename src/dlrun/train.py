@@ -30,8 +30,9 @@ from dlrun.reporting import print_summary
 from dlrun.rundir import RunDir
 from dlrun.rundir.checkpoints import load_checkpoint, resolve_checkpoint, restore_task
 from dlrun.tasks import build_task
-from dlrun.trainer import Trainer
+from dlrun.trainer import Trainer, debug
 from dlrun.trainer.loop import seed_everything
+from dlrun.trainer.profiling import Profile
 from dlrun.validate import Checked, validate
 
 log = logging.getLogger("dlrun")
@@ -52,10 +53,14 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         return cross_validate(cfg, checked, run_dir, progress, train)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    tcfg = checked.trainer
+    tcfg = debug.effective(checked.trainer)
+    if tcfg.overfit_batches > 0:
+        cfg = debug.without_regularization(cfg)
     device = join_processes(checked.device)
     main = distributed.is_main()
     seed_everything(cfg.seed)
+    if main and debug.describe(tcfg):
+        log.info("%s", debug.describe(tcfg))
     resume = _resume_state(tcfg.resume, run_dir)
 
     preprocessing = resume["data"]["preprocessing"] if resume else None
@@ -88,6 +93,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
     logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
     callbacks += [CSVLogger(), logger] if main else []
+    if debug.profile_steps(tcfg):
+        callbacks.append(Profile(debug.profile_steps(tcfg), save=main))
 
     meta = {
         "config": _plain(cfg),
@@ -109,8 +116,10 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     images = data.transform is not None and data.info.kind == "classification"
     if images and main:
         image_grids.log_inputs(data, run_dir, logger)
-    history = trainer.fit(task, data)
-    test = task.evaluate(data.batches("test", trainer.eval_batch_size)) if data.test is not None else {}
+    with debug.anomaly_detection(tcfg.detect_anomaly, trainer):
+        history = trainer.fit(task, data)
+    test_batches = debug.test_batches(tcfg, data.batches("test", trainer.eval_batch_size))
+    test = task.evaluate(test_batches) if data.test is not None else {}
     shown = "test" if data.test is not None else "val"  # the split the pictures show
     predicted = (
         task.predict(data.batches(shown, trainer.eval_batch_size))
@@ -133,6 +142,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
             logger.log_images(pictures, trainer.epoch)
             logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})
         print_summary(results, run_dir, tcfg.checkpoint.monitor)
+        if tcfg.overfit_batches > 0:
+            log.info("%s", debug.overfit_verdict(history, tcfg.overfit_batches)["line"])
     distributed.shutdown()
     best = results["best"].get(tcfg.checkpoint.monitor)
     return float(best) if best is not None and math.isfinite(best) else None

@@ -5,6 +5,7 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     metrics.json          results: history, best, test, baselines, wall_time_s (K-fold: cv, refit)
     history.csv           one row per epoch, rewritten after every epoch
     diagnostics.csv       training-health signals per epoch and layer (DIAGNOSTICS_COLUMNS)
+    profile/              debug=profile: top_ops.txt (top operators) and trace.pt.trace.json (Chrome trace)
     lr_find.json/.png     the learning-rate range test's curve and suggestion (dlrun lr-find, optimizer.lr=auto)
     model_summary.txt     the model table printed at the start
     checkpoints/last.pt   written every epoch (resume from it)
@@ -57,6 +58,9 @@ from dlrun.rundir.layout import (
     METRICS_FILE,
     MODEL_SUMMARY_FILE,
     OVERRIDES_FILE,
+    PROFILE_DIR,
+    PROFILE_TABLE_FILE,
+    PROFILE_TRACE_FILE,
     REFIT_DIR,
     RunDir,
     resolve_checkpoint,
@@ -91,6 +95,9 @@ __all__ = [
     "LR_FIND_FILE",
     "LR_FIND_PLOT_FILE",
     "resolve_checkpoint",
+    "PROFILE_DIR",
+    "PROFILE_TABLE_FILE",
+    "PROFILE_TRACE_FILE",
     *_CHECKPOINT_API,
 ]
 

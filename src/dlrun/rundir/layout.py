@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ DIAGNOSTICS_COLUMNS = (
 # the learning-rate range test (`dlrun lr-find`, optimizer.lr=auto): the curve and the suggestion, and its picture
 LR_FIND_FILE = "lr_find.json"
 LR_FIND_PLOT_FILE = "lr_find.png"
+
+# debug=profile: the top-operators table and a Chrome trace (TensorBoard's profiler reads *.pt.trace.json)
+PROFILE_DIR = "profile"
+PROFILE_TABLE_FILE = "profile/top_ops.txt"
+PROFILE_TRACE_FILE = "profile/trace.pt.trace.json"
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,26 @@ class RunDir:
 
     def write_model_summary(self, summary: str) -> None:
         write_text(self.model_summary, summary + "\n")
+
+    def write_profile(self, table: str, export_trace) -> None:
+        """profile/top_ops.txt (`table`) and profile/trace.pt.trace.json, which `export_trace(path)` writes (torch's
+        profiler exports to a path: a temp name beside the target, then a rename)."""
+        self.profile_trace.parent.mkdir(parents=True, exist_ok=True)
+        write_text(self.profile_table, table + "\n")
+        tmp = self.profile_trace.with_name(f".{self.profile_trace.name}.tmp")
+        try:
+            export_trace(str(tmp))
+            os.replace(tmp, self.profile_trace)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @property
+    def profile_table(self) -> Path:
+        return self.path / PROFILE_TABLE_FILE
+
+    @property
+    def profile_trace(self) -> Path:
+        return self.path / PROFILE_TRACE_FILE
 
     def write_failure(self, record: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

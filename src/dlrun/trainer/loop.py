@@ -21,6 +21,7 @@ from dlrun.device import distributed
 from dlrun.errors import TrainingDiverged
 from dlrun.rundir import RunDir
 from dlrun.tasks.base import Task
+from dlrun.trainer import debug
 from dlrun.trainer.config import TrainerConfig
 from dlrun.trainer.progress import Progress
 
@@ -57,6 +58,7 @@ class Trainer:
         self.log_keys = [f"{s}/{k}" for s in splits for k in task.log_keys()] + ["lr"]
         batches = data.batches("train", self.batch_size, train=True, seed=self.seed)
         val_batches = data.batches("val", self.eval_batch_size)
+        batches, val_batches = debug.fit_batches(self.cfg, data, batches, val_batches, self.batch_size)
         self.example_batch = next(iter(batches), None)
         self._call("on_fit_start")
         for epoch in range(self.epoch + 1, self.cfg.max_epochs + 1):
