@@ -102,6 +102,20 @@ def show(ctx: typer.Context) -> None:
     print(OmegaConf.to_yaml(cfg, resolve=True), end="")
 
 
+@app.command("lr-find", context_settings=PASSTHROUGH)
+def lr_find(ctx: typer.Context) -> None:
+    """Learning-rate range test: the rate grows exponentially over a few hundred training steps of the configured
+    run (overrides as for train; lr_find.* keys tune the test); writes lr_find.json and lr_find.png and prints the
+    suggested rate with the override to use."""
+    args = _strip_debug(list(ctx.args))
+    from dlrun.find_lr import lr_find_command
+
+    try:
+        lr_find_command(args)
+    except DlrunError as exc:
+        fail(exc)
+
+
 @app.command("list")
 def list_(kind: Optional[str] = typer.Argument(None, help="One of: " + ", ".join(LIST_KINDS))) -> None:
     """List recipes and registered components."""
@@ -231,6 +245,24 @@ def report(
         make_report(path, metric, fmt, skip_first)
     except DlrunError as exc:
         fail(exc)
+
+
+@app.command()
+def diagnose(
+    path: Path = typer.Argument(..., metavar="RUN_DIR", help="A run directory (finished, diverged or interrupted)."),
+    fmt: str = typer.Option("text", "--format", help="text, markdown or json."),
+) -> None:
+    """What went wrong in a run: findings (overfitting, learning rate, dead units, baselines...), each with its
+    evidence and the override to try. Exit code 0 whether or not there are findings."""
+    from dlrun.diagnose import diagnose as find
+    from dlrun.diagnose.render import render
+
+    try:
+        text = render(find(path), fmt, str(path))
+    except DlrunError as exc:
+        fail(exc)
+    if text is not None:
+        print(text, end="" if text.endswith("\n") else "\n")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from dlrun.cv.config import CVConfig
 from dlrun.datasets.config import DATASETS
 from dlrun.device.config import DeviceConfig
 from dlrun.loggers.config import LoggerConfig
+from dlrun.lr_find.config import LRFindConfig
 from dlrun.models.config import MODELS
 from dlrun.optimizers.config import OPTIMIZERS
 from dlrun.plots.config import PlotsConfig
@@ -53,6 +54,7 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "cv": (CVConfig, "default"),
     "regularization": (RegularizationConfig, "none"),
     "sanity": (SanityConfig, "default"),
+    "lr_find": (LRFindConfig, "default"),
 }
 
 # groups that only set Hydra's own settings (a sweeper): not part of the job's config

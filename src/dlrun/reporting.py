@@ -42,6 +42,23 @@ def print_summary(results: dict, run_dir: Path, monitor: str) -> None:
                 mine,
                 base,
             )
+    print_diagnosis(run_dir)
+
+
+def print_diagnosis(run_dir: Path) -> None:
+    """The warnings of `dlrun diagnose` on the finished run, one line each (or one 'no problems' line)."""
+    from dlrun.diagnose import summary_lines
+
+    try:
+        lines = summary_lines(run_dir, shown=("below_baseline",))  # the baseline warnings are printed above
+    except Exception as exc:  # noqa: BLE001 - the run is written; a diagnosis that fails must not fail it
+        log.warning("diagnosis failed: %s", exc)
+        return
+    for line in lines:
+        if line.startswith("  "):
+            log.warning(line)
+        else:
+            log.info(line)
 
 
 def model_figures(results: dict) -> dict:

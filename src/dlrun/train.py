@@ -21,8 +21,10 @@ from dlrun.callbacks.diagnostics import Diagnostics
 from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
+from dlrun.find_lr import train_with_found_lr
 from dlrun.loggers import build_logger
 from dlrun.loggers.hparams import flat_hparams
+from dlrun.lr_find import is_auto_lr
 from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
@@ -30,8 +32,9 @@ from dlrun.rundir import RunDir
 from dlrun.rundir.checkpoints import load_checkpoint, resolve_checkpoint, restore_task
 from dlrun.sanity.labels import apply_sanity
 from dlrun.tasks import build_task
-from dlrun.trainer import Trainer
+from dlrun.trainer import Trainer, debug
 from dlrun.trainer.loop import seed_everything
+from dlrun.trainer.profiling import Profile
 from dlrun.validate import Checked, validate
 
 log = logging.getLogger("dlrun")
@@ -46,14 +49,20 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     """
     run_dir = Path(run_dir)
     checked = checked or validate(cfg)
+    if is_auto_lr(cfg):  # optimizer.lr=auto: the range test picks the rate, then this trains with it
+        return train_with_found_lr(cfg, checked, run_dir, progress, train)
     if checked.cv.is_parent:  # K-fold: one run per fold in run_dir/fold_N, then the aggregate
         return cross_validate(cfg, checked, run_dir, progress, train)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    tcfg = checked.trainer
+    tcfg = debug.effective(checked.trainer)
+    if tcfg.overfit_batches > 0:
+        cfg = debug.without_regularization(cfg)
     device = join_processes(checked.device)
     main = distributed.is_main()
     seed_everything(cfg.seed)
+    if main and debug.describe(tcfg):
+        log.info("%s", debug.describe(tcfg))
     resume = _resume_state(tcfg.resume, run_dir)
 
     preprocessing = resume["data"]["preprocessing"] if resume else None
@@ -89,6 +98,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     callbacks += [CSVLogger(), logger] if main else []
     if main and tcfg.diagnostics.enabled:  # rank 0 only: it records from its own view (docs/debugging.md)
         callbacks.append(Diagnostics.from_config(tcfg.diagnostics, data, checked.plots))
+    if debug.profile_steps(tcfg):
+        callbacks.append(Profile(debug.profile_steps(tcfg), save=main))
 
     meta = {
         "config": _plain(cfg),
@@ -110,8 +121,10 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     images = data.transform is not None and data.info.kind == "classification"
     if images and main:
         image_grids.log_inputs(data, run_dir, logger)
-    history = trainer.fit(task, data)
-    test = task.evaluate(data.batches("test", trainer.eval_batch_size)) if data.test is not None else {}
+    with debug.anomaly_detection(tcfg.detect_anomaly, trainer):
+        history = trainer.fit(task, data)
+    test_batches = debug.test_batches(tcfg, data.batches("test", trainer.eval_batch_size))
+    test = task.evaluate(test_batches) if data.test is not None else {}
     shown = "test" if data.test is not None else "val"  # the split the pictures show
     predicted = (
         task.predict(data.batches(shown, trainer.eval_batch_size))
@@ -134,6 +147,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
             logger.log_images(pictures, trainer.epoch)
             logger.on_run_end({**{f"test/{k}": v for k, v in test.items()}, **_best_scalar(results["best"])})
         print_summary(results, run_dir, tcfg.checkpoint.monitor)
+        if tcfg.overfit_batches > 0:
+            log.info("%s", debug.overfit_verdict(history, tcfg.overfit_batches)["line"])
     distributed.shutdown()
     best = results["best"].get(tcfg.checkpoint.monitor)
     return float(best) if best is not None and math.isfinite(best) else None

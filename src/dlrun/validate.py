@@ -20,6 +20,7 @@ from dlrun.device.config import DeviceConfig
 from dlrun.errors import ConfigError, did_you_mean, raised_by_resolver
 from dlrun.groups import REGISTRIES, SCHEMAS, RootConfig
 from dlrun.loggers.config import LoggerConfig
+from dlrun.lr_find.config import check_auto_lr
 from dlrun.plots.config import PlotsConfig
 from dlrun.plugins import load_plugins
 from dlrun.rundir.layout import resolve_checkpoint
@@ -94,6 +95,7 @@ def validate(cfg: DictConfig | dict, files: bool = True) -> Checked:
     components = {group: check_component(group, plain.get(group)) for group in REGISTRIES}
     typed = {group: check(schema, plain.get(group) or {}, group) for group, (schema, _) in SCHEMAS.items()}
     check_extra_callbacks(root.callbacks)
+    check_auto_lr(plain)  # optimizer.lr=auto: one optimizer, one process
     task = components["task"]
     if hasattr(task, "check_config"):
         task.check_config(plain, plain["task"]["name"])

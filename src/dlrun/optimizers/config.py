@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from dlrun.errors import ConfigError
 from dlrun.registry import Registry
@@ -10,7 +11,8 @@ from dlrun.schema import option
 
 OPTIMIZERS = Registry("optimizer", group="optimizer")
 
-LR_DOC = "learning rate"
+LR_DOC = "learning rate; auto = the range test's suggestion (conf/lr_find/, `dlrun lr-find`)"
+LR = float | Literal["auto"]
 DECAY_DOC = "L2 penalty applied by the optimizer"
 EPS_DOC = "term added to the denominator for stability"
 BETAS_DOC = "coefficients of the running averages of the gradient and its square"
@@ -21,7 +23,7 @@ BETAS_DOC = "coefficients of the running averages of the gradient and its square
 class SGD:
     """Stochastic gradient descent, optionally with (Nesterov) momentum (torch.optim.SGD)."""
 
-    lr: float = option(0.01, LR_DOC, gt=0)
+    lr: LR = option(0.01, LR_DOC, gt=0)
     weight_decay: float = option(0.0, DECAY_DOC + " (decoupled from the reported loss)", ge=0)
     momentum: float = option(0.0, "momentum factor", ge=0, lt=1)
     nesterov: bool = option(False, "Nesterov momentum (needs momentum > 0)")
@@ -36,7 +38,7 @@ class SGD:
 class Adam:
     """Adam (torch.optim.Adam)."""
 
-    lr: float = option(0.001, LR_DOC, gt=0)
+    lr: LR = option(0.001, LR_DOC, gt=0)
     weight_decay: float = option(0.0, DECAY_DOC, ge=0)
     betas: tuple[float, float] = option([0.9, 0.999], BETAS_DOC, ge=0, lt=1)
     eps: float = option(1e-08, EPS_DOC, gt=0)
@@ -47,7 +49,7 @@ class Adam:
 class AdamW:
     """AdamW: Adam with decoupled weight decay (torch.optim.AdamW)."""
 
-    lr: float = option(0.001, LR_DOC, gt=0)
+    lr: LR = option(0.001, LR_DOC, gt=0)
     weight_decay: float = option(0.01, "decoupled weight decay", ge=0)
     betas: tuple[float, float] = option([0.9, 0.999], BETAS_DOC, ge=0, lt=1)
     eps: float = option(1e-08, EPS_DOC, gt=0)
@@ -58,7 +60,7 @@ class AdamW:
 class RMSprop:
     """RMSprop (torch.optim.RMSprop); alpha 0.9 and eps 1e-7 match Keras' defaults used by the books."""
 
-    lr: float = option(0.001, LR_DOC, gt=0)
+    lr: LR = option(0.001, LR_DOC, gt=0)
     weight_decay: float = option(0.0, DECAY_DOC, ge=0)
     alpha: float = option(0.9, "smoothing constant of the squared-gradient average", gt=0, lt=1)
     eps: float = option(1e-07, EPS_DOC, gt=0)
@@ -70,7 +72,7 @@ class RMSprop:
 class Adagrad:
     """Adagrad (torch.optim.Adagrad)."""
 
-    lr: float = option(0.01, LR_DOC, gt=0)
+    lr: LR = option(0.01, LR_DOC, gt=0)
     weight_decay: float = option(0.0, DECAY_DOC, ge=0)
     lr_decay: float = option(0.0, "learning-rate decay", ge=0)
     eps: float = option(1e-10, EPS_DOC, gt=0)

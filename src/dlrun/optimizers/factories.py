@@ -39,6 +39,8 @@ def adagrad(params: Iterable, lr, weight_decay, lr_decay, eps) -> torch.optim.Op
 def build_optimizer(cfg: DictConfig, params: Iterable, where: str = "optimizer") -> torch.optim.Optimizer:
     """The optimizer `cfg` names; `where` is its config node in messages (task.generator_optimizer for a GAN's)."""
     kwargs = OmegaConf.to_container(cfg, resolve=True)
+    if kwargs.get("lr") == "auto":  # train and lr-find replace it with a number before building
+        raise ConfigError(f"{where}.lr=auto is only resolved by `dlrun train` (the range test); give a number here")
     try:
         return OPTIMIZERS.build(kwargs.pop("name"), params, where=where, **kwargs)
     except ConfigError as exc:  # the factories' own checks name the top-level node

@@ -6,6 +6,8 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     history.csv           one row per epoch, rewritten after every epoch
     diagnostics.csv       training-health signals per epoch and layer (DIAGNOSTICS_COLUMNS)
     diagnostics.png       those signals over epochs, one panel per signal, one line per layer
+    profile/              debug=profile: top_ops.txt (top operators) and trace.pt.trace.json (Chrome trace)
+    lr_find.json/.png     the learning-rate range test's curve and suggestion (dlrun lr-find, optimizer.lr=auto)
     model_summary.txt     the model table printed at the start
     checkpoints/last.pt   written every epoch (resume from it)
     checkpoints/best.pt   written when the checkpoint monitor improves
@@ -19,7 +21,8 @@ API (light: importing `dlrun.rundir` does not import torch)::
     RunDir(path)                          .metrics .history .model_summary .failed .config .overrides
                                           .checkpoint(name) .fold(k) .refit .is_run()
                                           .read_metrics() .read_history() .read_config() .read_overrides()
-                                          .read_failure() .read_diagnostics()
+                                          .read_failure() .read_diagnostics() .read_lr_find()
+                                          .lr_find .lr_find_plot .write_lr_find(result)
                                           .write_metrics(results) .write_history(rows) .write_model_summary(text)
                                           .write_failure(record) .write_diagnostics(rows)
                                           .diagnostics_plot .write_diagnostics_plot(figure, dpi)
@@ -53,9 +56,14 @@ from dlrun.rundir.layout import (
     DIAGNOSTICS_PLOT_FILE,
     FAILED_FILE,
     HISTORY_FILE,
+    LR_FIND_FILE,
+    LR_FIND_PLOT_FILE,
     METRICS_FILE,
     MODEL_SUMMARY_FILE,
     OVERRIDES_FILE,
+    PROFILE_DIR,
+    PROFILE_TABLE_FILE,
+    PROFILE_TRACE_FILE,
     REFIT_DIR,
     RunDir,
     resolve_checkpoint,
@@ -88,7 +96,12 @@ __all__ = [
     "MODEL_SUMMARY_FILE",
     "OVERRIDES_FILE",
     "REFIT_DIR",
+    "LR_FIND_FILE",
+    "LR_FIND_PLOT_FILE",
     "resolve_checkpoint",
+    "PROFILE_DIR",
+    "PROFILE_TABLE_FILE",
+    "PROFILE_TRACE_FILE",
     *_CHECKPOINT_API,
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,15 @@ DIAGNOSTICS_COLUMNS = (
     "act_std",
 )
 DIAGNOSTICS_PLOT_FILE = "diagnostics.png"  # one panel per signal over epochs, one line per layer
+
+# the learning-rate range test (`dlrun lr-find`, optimizer.lr=auto): the curve and the suggestion, and its picture
+LR_FIND_FILE = "lr_find.json"
+LR_FIND_PLOT_FILE = "lr_find.png"
+
+# debug=profile: the top-operators table and a Chrome trace (TensorBoard's profiler reads *.pt.trace.json)
+PROFILE_DIR = "profile"
+PROFILE_TABLE_FILE = "profile/top_ops.txt"
+PROFILE_TRACE_FILE = "profile/trace.pt.trace.json"
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,14 @@ class RunDir:
     @property
     def diagnostics_plot(self) -> Path:
         return self.path / DIAGNOSTICS_PLOT_FILE
+
+    @property
+    def lr_find(self) -> Path:
+        return self.path / LR_FIND_FILE
+
+    @property
+    def lr_find_plot(self) -> Path:
+        return self.path / LR_FIND_PLOT_FILE
 
     @property
     def failed(self) -> Path:
@@ -133,6 +151,10 @@ class RunDir:
             out.append(parsed)
         return out
 
+    def read_lr_find(self) -> dict | None:
+        """lr_find.json: lrs, losses, smoothed, suggestion, stopped, steps, settings..."""
+        return _read_json(self.lr_find)
+
     def read_config(self) -> dict | None:
         """The composed config Hydra saved in .hydra/config.yaml (unresolved interpolations stay as text)."""
         return _read_yaml(self.config)
@@ -164,8 +186,31 @@ class RunDir:
         """A matplotlib Figure as diagnostics.png."""
         figure.savefig(self.diagnostics_plot, dpi=dpi)
 
+    def write_lr_find(self, result: dict) -> None:
+        write_json(self.lr_find, result)
+
     def write_model_summary(self, summary: str) -> None:
         write_text(self.model_summary, summary + "\n")
+
+    def write_profile(self, table: str, export_trace) -> None:
+        """profile/top_ops.txt (`table`) and profile/trace.pt.trace.json, which `export_trace(path)` writes (torch's
+        profiler exports to a path: a temp name beside the target, then a rename)."""
+        self.profile_trace.parent.mkdir(parents=True, exist_ok=True)
+        write_text(self.profile_table, table + "\n")
+        tmp = self.profile_trace.with_name(f".{self.profile_trace.name}.tmp")
+        try:
+            export_trace(str(tmp))
+            os.replace(tmp, self.profile_trace)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @property
+    def profile_table(self) -> Path:
+        return self.path / PROFILE_TABLE_FILE
+
+    @property
+    def profile_trace(self) -> Path:
+        return self.path / PROFILE_TRACE_FILE
 
     def write_failure(self, record: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

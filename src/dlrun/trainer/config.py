@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from dlrun.errors import ConfigError
 from dlrun.schema import option
 
 Mode = Literal["auto", "min", "max"]
+LIMIT_DOC = "a count of batches (an integer >= 1) or a fraction of them in (0, 1]; null = all"
 
 
 @dataclass
@@ -64,4 +66,29 @@ class TrainerConfig:
     log_every_n_steps: int = option(20, "how often the progress bar reads the loss (each read syncs the device)", ge=1)
     early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), "stop when the monitor stops improving")
     checkpoint: CheckpointConfig = option(CheckpointConfig(), "which checkpoint is the best")
+    # debug modes (conf/debug/*.yaml set these; see docs/debugging.md#debug-modes and dlrun.trainer.debug)
+    fast_dev_run: bool = option(
+        False, "one epoch of one train, one val and one test batch (replaces max_epochs and the limits)"
+    )
+    overfit_batches: int = option(
+        0,
+        "train and validate on these N fixed batches, without regularization, augmentation or early stopping; 0 = off",
+        ge=0,
+    )
+    overfit_epochs: int = option(200, "epochs of an overfit run (replaces max_epochs when overfit_batches > 0)", ge=1)
+    limit_train_batches: int | float | None = option(None, "training batches per epoch: " + LIMIT_DOC, gt=0)
+    limit_val_batches: int | float | None = option(None, "validation batches per epoch: " + LIMIT_DOC, gt=0)
+    limit_test_batches: int | float | None = option(None, "test batches: " + LIMIT_DOC, gt=0)
+    profile: bool | int = option(
+        False, "profile this many training steps with torch.profiler (true = 5) in a one-epoch run", ge=1
+    )
+    detect_anomaly: bool = option(False, "autograd anomaly detection: name the operation that first made a NaN/Inf")
     diagnostics: DiagnosticsConfig = option(DiagnosticsConfig(), "training-health signals per layer and epoch")
+
+    def __post_init__(self):
+        for split in ("train", "val", "test"):
+            value = getattr(self, f"limit_{split}_batches")
+            if isinstance(value, float) and value > 1:
+                raise ConfigError(
+                    f"trainer.limit_{split}_batches must be {LIMIT_DOC.replace('; null = all', '')}, got {value!r}"
+                )

@@ -22,6 +22,7 @@ from dlrun.device import distributed
 from dlrun.errors import TrainingDiverged
 from dlrun.rundir import RunDir
 from dlrun.tasks.base import Task
+from dlrun.trainer import debug
 from dlrun.trainer.config import TrainerConfig
 from dlrun.trainer.progress import Progress
 
@@ -60,6 +61,7 @@ class Trainer:
         self.log_keys = [f"{s}/{k}" for s in splits for k in task.log_keys()] + ["lr"]
         batches = data.batches("train", self.batch_size, train=True, seed=self.seed)
         val_batches = data.batches("val", self.eval_batch_size)
+        batches, val_batches = debug.fit_batches(self.cfg, data, batches, val_batches, self.batch_size)
         self.example_batch = next(iter(batches), None)
         self._call("on_fit_start")
         for epoch in range(self.epoch + 1, self.cfg.max_epochs + 1):
@@ -140,7 +142,12 @@ class Trainer:
         step = int(bad[0]) + 1 if len(bad) else len(losses)
         last = RunDir(self.run_dir).checkpoint("last")
         kept = f"; the last good checkpoint is {last}" if last.exists() else ""
-        raise TrainingDiverged(f"loss is not finite at epoch {epoch}, step {step}{kept}")
+        error = TrainingDiverged(f"loss is not finite at epoch {epoch}, step {step}{kept}")
+        if distributed.is_main():  # what `dlrun diagnose` reads of a run that diverged (a sweep job adds its own)
+            record = {"error": str(error), "type": type(error).__name__, "exit_code": error.exit_code}
+            step_losses = [float(x) for x in torch.stack(losses).float().cpu()]
+            RunDir(self.run_dir).write_failure({**record, "epoch": epoch, "step": step, "step_losses": step_losses})
+        raise error
 
     @staticmethod
     def _summary_line(logs: dict[str, float]) -> str:
