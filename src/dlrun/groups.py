@@ -16,6 +16,7 @@ from dlrun.optimizers.config import OPTIMIZERS
 from dlrun.plots.config import PlotsConfig
 from dlrun.registry import Registry
 from dlrun.regularization.config import RegularizationConfig
+from dlrun.sanity.config import SanityConfig
 from dlrun.schedulers.config import SCHEDULERS
 from dlrun.schema import option
 from dlrun.tasks.config import TASKS
@@ -52,6 +53,7 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "plots": (PlotsConfig, "default"),
     "cv": (CVConfig, "default"),
     "regularization": (RegularizationConfig, "none"),
+    "sanity": (SanityConfig, "default"),
     "lr_find": (LRFindConfig, "default"),
 }
 

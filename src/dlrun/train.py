@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 import dlrun
 from dlrun.baselines import baselines
 from dlrun.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, SchedulerStep, build_extra_callbacks
+from dlrun.callbacks.diagnostics import Diagnostics
 from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
@@ -29,6 +30,7 @@ from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
 from dlrun.rundir import RunDir
 from dlrun.rundir.checkpoints import load_checkpoint, resolve_checkpoint, restore_task
+from dlrun.sanity.labels import apply_sanity
 from dlrun.tasks import build_task
 from dlrun.trainer import Trainer, debug
 from dlrun.trainer.loop import seed_everything
@@ -65,6 +67,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
 
     preprocessing = resume["data"]["preprocessing"] if resume else None
     data = build_data(cfg, preprocessing, rows=fold_rows(checked.cv)).to(device)
+    data = apply_sanity(cfg, data)  # sanity.shuffle_labels: the random-label experiment
     task = build_task(cfg, data.info)
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
     channels_last = use_channels_last(checked.device, device, task.models, task.autocast_dtype)
@@ -93,6 +96,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
     logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
     callbacks += [CSVLogger(), logger] if main else []
+    if main and tcfg.diagnostics.enabled:  # rank 0 only: it records from its own view (docs/debugging.md)
+        callbacks.append(Diagnostics.from_config(tcfg.diagnostics, data, checked.plots))
     if debug.profile_steps(tcfg):
         callbacks.append(Profile(debug.profile_steps(tcfg), save=main))
 

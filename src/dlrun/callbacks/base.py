@@ -26,6 +26,11 @@ CALLBACKS.add_lazy(
     "dlrun.callbacks.csv_logger:CSVLogger",
     "Append each epoch's logs to history.csv in the run directory.",
 )
+CALLBACKS.add_lazy(
+    "diagnostics",
+    "dlrun.callbacks.diagnostics:Diagnostics",
+    "Training-health signals per layer and epoch (trainer.diagnostics): diagnostics.csv, .png and TensorBoard.",
+)
 
 
 class Callback:
@@ -52,6 +57,16 @@ class Callback:
         return {}
 
     def load_state_dict(self, state: dict) -> None: ...
+
+    def on_before_optimizer_step(self, trainer: Trainer, optimizer, module) -> None:
+        """After backward (gradients unscaled, not yet clipped), before `optimizer.step()` of `module`.
+
+        Only callbacks that override it are called (the task's step skips the call entirely when none does).
+        """
+
+
+def overrides_before_optimizer_step(callback: Callback) -> bool:
+    return type(callback).on_before_optimizer_step is not Callback.on_before_optimizer_step
 
 
 def _specs(specs: list[Any]):

@@ -72,6 +72,11 @@ class TensorBoardLogger(Callback):
     def add_image(self, tag: str, image, step: int = 0) -> None:
         self.writer.add_image(tag, image, step)
 
+    def add_scalars(self, values: dict[str, float], step: int) -> None:
+        """Scalars under their own tags (e.g. `diagnostics/<layer>/grad_norm`), flushed with the epoch."""
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+
     def add_figure(self, tag: str, figure, step: int = 0) -> None:
         self.writer.add_figure(tag, figure, step)
 

@@ -5,6 +5,7 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     metrics.json          results: history, best, test, baselines, wall_time_s (K-fold: cv, refit)
     history.csv           one row per epoch, rewritten after every epoch
     diagnostics.csv       training-health signals per epoch and layer (DIAGNOSTICS_COLUMNS)
+    diagnostics.png       those signals over epochs, one panel per signal, one line per layer
     profile/              debug=profile: top_ops.txt (top operators) and trace.pt.trace.json (Chrome trace)
     lr_find.json/.png     the learning-rate range test's curve and suggestion (dlrun lr-find, optimizer.lr=auto)
     model_summary.txt     the model table printed at the start
@@ -24,6 +25,7 @@ API (light: importing `dlrun.rundir` does not import torch)::
                                           .lr_find .lr_find_plot .write_lr_find(result)
                                           .write_metrics(results) .write_history(rows) .write_model_summary(text)
                                           .write_failure(record) .write_diagnostics(rows)
+                                          .diagnostics_plot .write_diagnostics_plot(figure, dpi)
     atomic_open(path, mode="w")           context manager: a temp file in the same folder, fsync, os.replace
     write_text(path, text)  write_json(path, obj)  write_csv(path, rows, fieldnames)
 
@@ -51,6 +53,7 @@ from dlrun.rundir.layout import (
     CONFIG_FILE,
     DIAGNOSTICS_COLUMNS,
     DIAGNOSTICS_FILE,
+    DIAGNOSTICS_PLOT_FILE,
     FAILED_FILE,
     HISTORY_FILE,
     LR_FIND_FILE,
@@ -85,6 +88,7 @@ __all__ = [
     "CHECKPOINTS_DIR",
     "DIAGNOSTICS_COLUMNS",
     "DIAGNOSTICS_FILE",
+    "DIAGNOSTICS_PLOT_FILE",
     "CONFIG_FILE",
     "FAILED_FILE",
     "HISTORY_FILE",

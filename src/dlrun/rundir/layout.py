@@ -35,6 +35,8 @@ DIAGNOSTICS_COLUMNS = (
     "act_mean",
     "act_std",
 )
+DIAGNOSTICS_PLOT_FILE = "diagnostics.png"  # one panel per signal over epochs, one line per layer
+
 # the learning-rate range test (`dlrun lr-find`, optimizer.lr=auto): the curve and the suggestion, and its picture
 LR_FIND_FILE = "lr_find.json"
 LR_FIND_PLOT_FILE = "lr_find.png"
@@ -73,6 +75,10 @@ class RunDir:
     @property
     def diagnostics(self) -> Path:
         return self.path / DIAGNOSTICS_FILE
+
+    @property
+    def diagnostics_plot(self) -> Path:
+        return self.path / DIAGNOSTICS_PLOT_FILE
 
     @property
     def lr_find(self) -> Path:
@@ -175,6 +181,10 @@ class RunDir:
             [{k: ("" if r.get(k) is None else r[k]) for k in DIAGNOSTICS_COLUMNS} for r in rows],
             list(DIAGNOSTICS_COLUMNS),
         )
+
+    def write_diagnostics_plot(self, figure, dpi: int = 100) -> None:
+        """A matplotlib Figure as diagnostics.png."""
+        figure.savefig(self.diagnostics_plot, dpi=dpi)
 
     def write_lr_find(self, result: dict) -> None:
         write_json(self.lr_find, result)

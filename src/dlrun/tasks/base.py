@@ -17,6 +17,9 @@ from dlrun.tasks.config import TASKS
 class Task:
     """Base class: subclasses fill `models`, `optimizers` and `schedulers` and implement the steps."""
 
+    # callables (optimizer, module) run after backward, before each optimizer step; the trainer sets them
+    before_step_hooks: tuple = ()
+
     def __init__(self) -> None:
         self.models = nn.ModuleDict()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -76,12 +79,17 @@ class Task:
     def step(self, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         """Optional gradient clipping of `module`, then the optimizer step (through the scaler when active)."""
         if self.scaler is not None:
-            if self.grad_clip:
+            if self.grad_clip or self.before_step_hooks:
                 self.scaler.unscale_(optimizer)
+            for hook in self.before_step_hooks:
+                hook(optimizer, module)
+            if self.grad_clip:
                 nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
             self.scaler.step(optimizer)
             self.scaler.update()
             return
+        for hook in self.before_step_hooks:
+            hook(optimizer, module)
         if self.grad_clip:
             nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
         optimizer.step()

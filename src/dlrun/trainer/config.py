@@ -36,6 +36,19 @@ class CheckpointConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    """Training-health signals per layer and epoch: diagnostics.csv, diagnostics.png and TensorBoard."""
+
+    enabled: bool = option(True, "record gradient/weight norms, update ratios, dead ReLU units and activations")
+    batches: int = option(2, "batches of a fixed training sample forwarded (eval mode, no grad) for activations", ge=1)
+    min_samples: int = option(256, "rows in that fixed sample at least (and at least batches x batch_size)", ge=1)
+    every_n_epochs: int = option(1, "record on every n-th epoch", ge=1)
+    grad_every_n_steps: int = option(
+        50, "measure gradient norms and update ratios on every n-th optimizer step (the first of each epoch too)", ge=1
+    )
+
+
+@dataclass
 class TrainerConfig:
     """The training loop."""
 
@@ -70,6 +83,7 @@ class TrainerConfig:
         False, "profile this many training steps with torch.profiler (true = 5) in a one-epoch run", ge=1
     )
     detect_anomaly: bool = option(False, "autograd anomaly detection: name the operation that first made a NaN/Inf")
+    diagnostics: DiagnosticsConfig = option(DiagnosticsConfig(), "training-health signals per layer and epoch")
 
     def __post_init__(self):
         for split in ("train", "val", "test"):

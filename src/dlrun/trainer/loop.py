@@ -5,6 +5,7 @@ Per-batch work belongs to the task; early stopping, checkpoints and logging are 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlrun.callbacks.base import Callback
+from dlrun.callbacks.base import Callback, overrides_before_optimizer_step
 from dlrun.datasets.base import DataBundle
 from dlrun.device import distributed
 from dlrun.errors import TrainingDiverged
@@ -54,6 +55,8 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self, task: Task, data: DataBundle) -> list[dict[str, float]]:
         self.task = task
+        hooked = [cb for cb in self.callbacks if overrides_before_optimizer_step(cb)]
+        task.before_step_hooks = tuple(functools.partial(cb.on_before_optimizer_step, self) for cb in hooked)
         splits = ["train"] + (["val"] if data.val is not None else [])
         self.log_keys = [f"{s}/{k}" for s in splits for k in task.log_keys()] + ["lr"]
         batches = data.batches("train", self.batch_size, train=True, seed=self.seed)
