@@ -380,6 +380,9 @@ def test_digits_with_lr_10_is_learning_rate_too_high(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     high = next(f for f in found if f["kind"] == "lr_too_high")
     assert high["severity"] == "warning" and high["suggestion"] == "optimizer.lr=1"
+    # what the exploded loss also caused points at the learning rate, not at a bigger model or more epochs
+    under = next(f for f in found if f["kind"] == "underfitting")
+    assert under["evidence"]["likely_cause"] == "lr_too_high" and under["suggestion"] == "optimizer.lr=1"
     assert "diagnosis:" in result.stdout and "  lr_too_high: Learning rate too high" in result.stdout
 
 

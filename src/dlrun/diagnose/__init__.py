@@ -41,6 +41,10 @@ RULES = (
     fitting.interrupted,
 )
 
+# What a learning rate far off also causes: with lr_too_high or lr_too_low among the warnings, these findings say
+# so and suggest the learning rate's override instead of their own (fixing the cause usually clears them).
+CONSEQUENCES_OF_LR = ("underfitting", "below_baseline", "dead_units", "vanishing_gradients")
+
 __all__ = ["Finding", "KINDS", "RULES", "diagnose", "diagnose_record", "summary_lines"]
 
 
@@ -57,7 +61,7 @@ def diagnose(path: str | Path) -> list[Finding]:
 
 
 def diagnose_record(record: RunRecord) -> list[Finding]:
-    found = [finding for rule in RULES for finding in rule(record)]
+    found = _root_cause_first([finding for rule in RULES for finding in rule(record)])
     if record.failure is not None and not record.finished and not record.diverged:
         error = record.failure.get("error", "unknown error")
         found.insert(0, Finding("failed", WARNING, f"The run failed: {error}.", dict(record.failure)))
@@ -67,6 +71,25 @@ def diagnose_record(record: RunRecord) -> list[Finding]:
     if record.name != ".":
         found = [_in_run(f, record.name) for f in found]
     return found
+
+
+def _root_cause_first(found: list[Finding]) -> list[Finding]:
+    cause = next((f for f in found if f.is_warning and f.kind in ("lr_too_high", "lr_too_low")), None)
+    if cause is None:
+        return found
+    return [
+        Finding(
+            f.kind,
+            f.severity,
+            f"{f.message} Probably a consequence of the learning rate ({cause.kind}): fix that first.",
+            {**f.evidence, "likely_cause": cause.kind},
+            cause.suggestion,
+            f.run,
+        )
+        if f.is_warning and f.kind in CONSEQUENCES_OF_LR
+        else f
+        for f in found
+    ]
 
 
 def _in_run(finding: Finding, name: str) -> Finding:
