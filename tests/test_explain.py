@@ -190,6 +190,14 @@ def test_bad_input_is_one_line_with_exit_code_2(cli, tmp_path, table_run, mnist_
     assert_one_line_error(cli("explain", str(vae)), "explains classification and regression models", tmp_path)
 
 
+def test_without_captum_one_line_names_the_extra(cli, tmp_path, table_run, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "captum", None)  # `import captum` raises ImportError
+    line = assert_one_line_error(cli("explain", str(table_run)), "dlrun explain needs Captum", tmp_path)
+    assert "pip install 'dlrun[explain]'" in line
+
+
 def test_console_summary_lists_rankings_and_files(cli, table_run, tmp_path):
     result = cli("explain", str(table_run), "-n", "10", "-o", str(tmp_path / "here"))
     assert result.returncode == 0, result.stderr

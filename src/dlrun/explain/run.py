@@ -10,6 +10,7 @@ method's factory (`dlrun.explain.config.METHODS`). What is written depends on th
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,8 @@ def explain_run(
     layer = explained_layer(model, info)
     attribute = factory(model, layer)
     baselines = torch.zeros_like(x)
-    with torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN has no backward in eval mode
+    with torch.backends.cudnn.flags(enabled=False), warnings.catch_warnings():  # cuDNN's RNN: no backward in eval
+        warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
         attributions = torch.cat(
             [
                 attribute(x[lo : lo + 64], targets[lo : lo + 64], baselines[lo : lo + 64]).detach()
