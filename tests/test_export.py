@@ -274,6 +274,7 @@ def test_bad_export_input_is_one_line_and_exit_2(auto_mpg_run, cli, tmp_path):
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
         assert message in result.stderr, result.stderr
 
+    export(auto_mpg_run)
     one_line(cli("export", str(tmp_path), "--format", "onnx"), "no checkpoint in run directory")
     one_line(cli("export", str(auto_mpg_run), "--format", "tflite"), "--format must be one of onnx, torchscript")
     corrupt = tmp_path / "broken"
@@ -285,3 +286,15 @@ def test_bad_export_input_is_one_line_and_exit_2(auto_mpg_run, cli, tmp_path):
     one_line(cli("predict", str(corrupt), "rows.csv", "--backend", "onnx"), "cannot load ONNX model")
     one_line(cli("predict", str(tmp_path / "rows.csv"), "rows.csv", "--backend", "onnx"), "not an ONNX export")
     one_line(cli("predict", str(auto_mpg_run), "rows.csv", "--backend", "tf"), "--backend must be one of torch, onnx")
+
+
+def test_without_the_export_extra_the_error_names_the_install_command(auto_mpg_run, cli, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` raises ImportError
+    result = cli("predict", str(auto_mpg_run), "rows.csv", "--backend", "onnx")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "pip install 'dlrun[export]'" in result.stderr
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    result = cli("export", str(auto_mpg_run), "--format", "onnx")
+    assert result.returncode == 2 and "pip install 'dlrun[export]'" in result.stderr, result.stderr

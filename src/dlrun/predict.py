@@ -66,8 +66,9 @@ def table_features(input_path: str | Path, prep: dict, dataset: dict):
 def predict_table_onnx(run: str | Path, input_path: str | Path):
     """predict_table through onnxruntime: everything from the export's signature.json, no checkpoint, no torch."""
     from dlrun.datasets.base import DataInfo
-    from dlrun.export import OnnxForward, open_export
+    from dlrun.export import OnnxForward, open_export, require_onnxruntime
 
+    require_onnxruntime()
     _, signature, model = open_export(run)
     prep = signature.get("fitted_preprocessing") or {}
     if signature.get("data") != "table":
