@@ -32,7 +32,7 @@ def one_thread():
 
 
 def quick(run_dir, overrides):
-    train_in_process(["plots.enabled=false", "seed=1", *overrides], run_dir)
+    train_in_process(["plots.enabled=false", "seed=1", "device=cpu", *overrides], run_dir)
     return run_dir
 
 
@@ -84,6 +84,7 @@ def assert_exports_match(run_dir, lengths=(None,), batch1_rows=None):
             traced = torch.cat([scripted(xs[lo : lo + 64]) for lo in range(0, len(xs), 64)]).numpy()
         worst = max(worst, float(np.abs(traced - expected).max()))
     assert worst <= TOLERANCE, worst
+    print(f"{run_dir.name}: max abs difference {worst:.2e}")
     return signature, loaded
 
 
@@ -298,3 +299,14 @@ def test_without_the_export_extra_the_error_names_the_install_command(auto_mpg_r
     monkeypatch.setitem(sys.modules, "onnx", None)
     result = cli("export", str(auto_mpg_run), "--format", "onnx")
     assert result.returncode == 2 and "pip install 'dlrun[export]'" in result.stderr, result.stderr
+
+
+def test_an_exporter_failure_is_one_line(auto_mpg_run, cli, monkeypatch, tmp_path):
+    def unsupported(*args, **kwargs):
+        raise RuntimeError("Exporting the operator 'aten::frobnicate' to ONNX opset version 17 is not supported.\nmore")
+
+    monkeypatch.setattr(torch.onnx, "export", unsupported)
+    result = cli("export", str(auto_mpg_run), "--format", "onnx", "-o", "out")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "cannot export model 'mlp' to onnx: Exporting the operator 'aten::frobnicate'" in result.stderr
+    assert not (tmp_path / "out" / "model.onnx").exists() and not list(tmp_path.glob("out/.model.onnx.*"))

@@ -9,10 +9,13 @@ torch.jit.trace. Everything runs on the CPU, so the files load anywhere.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
-from dlrun.errors import ConfigError
+from dlrun.errors import ConfigError, DlrunError
 from dlrun.export.onnx_forward import INSTALL_HINT
 from dlrun.export.signature import build_signature, data_kind, input_spec, output_spec, preprocessing_spec
 from dlrun.rundir import RunDir
@@ -53,7 +56,27 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, pref
     names = [i["name"] for i in inputs]
     dynamic = {i["name"]: {int(k): v for k, v in i["dynamic_axes"].items()} for i in inputs}
     dynamic[outputs[0]["name"]] = {0: "batch", **({1: "steps"} if outputs[0]["shape"][1:2] == [None] else {})}
-    with warnings.catch_warnings(), torch.no_grad():
+    try:
+        path = _write(folder, fmt, module, example, names, outputs[0]["name"], dynamic)
+    except DlrunError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an operator the exporter does not know (a plugin's model...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot export model '{loaded.config.model.name}' to {fmt}: {first}") from None
+    if fmt == "onnx":
+        extra["opset"] = OPSET
+    signature = build_signature(loaded, fmt, path.name, inputs, outputs, extra)
+    if "words" in loaded.preprocessing:
+        folder.write_vocabulary(loaded.preprocessing["words"])
+    folder.write_signature(signature)
+    return path, signature
+
+
+def _write(folder: ExportDir, fmt: str, module, example: tuple, names: list[str], output: str, dynamic: dict) -> Path:
+    """The model file, written atomically; the exporters' Python and native warnings are kept off the console."""
+    import torch
+
+    with warnings.catch_warnings(), torch.no_grad(), native_stderr_silenced():
         warnings.simplefilter("ignore")
         if fmt == "onnx":
             path = folder.write_model(
@@ -63,7 +86,7 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, pref
                     example,
                     f,
                     input_names=names,
-                    output_names=[outputs[0]["name"]],
+                    output_names=[output],
                     dynamic_axes=dynamic,
                     opset_version=OPSET,
                     dynamo=False,
@@ -72,13 +95,22 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, pref
         else:
             traced = torch.jit.trace(module, example, check_trace=False)
             path = folder.write_model(fmt, lambda f: torch.jit.save(traced, f))
-    if fmt == "onnx":
-        extra["opset"] = OPSET
-    signature = build_signature(loaded, fmt, path.name, inputs, outputs, extra)
-    if "words" in loaded.preprocessing:
-        folder.write_vocabulary(loaded.preprocessing["words"])
-    folder.write_signature(signature)
-    return path, signature
+    return path
+
+
+@contextmanager
+def native_stderr_silenced():
+    """File descriptor 2 pointed at /dev/null: torch's C++ exporter prints shape-inference warnings about packed
+    sequences (prim::PackPadded) that do not concern the user; errors still arrive as Python exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _require_onnx() -> None:
