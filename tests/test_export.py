@@ -118,7 +118,12 @@ def test_predict_with_the_onnx_backend_gives_the_torch_table(auto_mpg_run, cli, 
 
     rows = [line for line in open(packaged_file("auto_mpg"), encoding="utf-8") if "?" not in line][:40]
     (tmp_path / "cars.data").write_text("".join(rows), encoding="utf-8")
-    assert cli("export", str(auto_mpg_run), "--format", "onnx").returncode == 0
+    exported = cli("export", str(auto_mpg_run), "--format", "onnx")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.splitlines()[1] == (
+        "inputs: features (batch, 9) float32; output: values: predicted values in the data's original units "
+        "(the target scaling is undone in the model)"
+    )
     torch_table = cli("predict", str(auto_mpg_run), "cars.data")
     assert torch_table.returncode == 0, torch_table.stderr
     for target in (auto_mpg_run, auto_mpg_run / "export" / "onnx", auto_mpg_run / "export" / "onnx" / "model.onnx"):
