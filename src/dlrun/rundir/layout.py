@@ -46,6 +46,12 @@ PROFILE_DIR = "profile"
 PROFILE_TABLE_FILE = "profile/top_ops.txt"
 PROFILE_TRACE_FILE = "profile/trace.pt.trace.json"
 
+# `dlrun export`: export/<format>/ holds the model file, its signature.json and (text) the vocabulary
+EXPORT_DIR = "export"
+EXPORT_MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
+SIGNATURE_FILE = "signature.json"
+VOCABULARY_FILE = "vocabulary.txt"
+
 
 @dataclass(frozen=True)
 class RunDir:
@@ -211,6 +217,10 @@ class RunDir:
     @property
     def profile_trace(self) -> Path:
         return self.path / PROFILE_TRACE_FILE
+
+    def export_dir(self, fmt: str) -> Path:
+        """export/<fmt>/ (onnx or torchscript): where `dlrun export` writes by default."""
+        return self.path / EXPORT_DIR / fmt
 
     def write_failure(self, record: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
