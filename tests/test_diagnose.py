@@ -494,3 +494,13 @@ def test_the_books_xor_net_with_default_init_has_dead_units_and_the_suggested_fi
 
     _, fixed, _ = train_and_diagnose(cli, tmp_path, "fixed", "+experiment=xor_mlp", epochs, *dead["suggestion"].split())
     assert "dead_units" not in warnings_of(fixed)
+
+
+def test_a_debug_run_gets_only_the_rules_that_apply_to_it(cli, tmp_path):
+    """An overfit run trains and validates on the same 2 batches for trainer.overfit_epochs: neither its curves
+    nor its config's max_epochs say anything about fitting, so no underfitting / stopped-too-soon finding."""
+    _, found, _ = train_and_diagnose(
+        cli, tmp_path, "overfit", "+experiment=digits_mlp", "debug=overfit", "trainer.overfit_epochs=30"
+    )
+    assert found[0]["kind"] == "debug_run" and found[0]["evidence"] == {"mode": "overfit"}
+    assert warnings_of(found) == [], found

@@ -167,12 +167,18 @@ def predict(
     checkpoint: str = typer.Option(
         "final", help="In a run directory: final (the weights the run ended with), best or last."
     ),
+    backend: str = typer.Option(
+        "torch",
+        "--backend",
+        help="torch (the checkpoint) or onnx (onnxruntime on `dlrun export`'s model: RUN may then also be an "
+        "export folder or its model.onnx).",
+    ),
 ) -> None:
     """Predict new rows: the input rows plus the predicted class and probabilities, or values in original units."""
     from dlrun.predict import predict_table, write_table
 
     try:
-        table = predict_table(run, input_file, prefer=checkpoint)
+        table = predict_table(run, input_file, prefer=checkpoint, backend=backend)
         write_table(table, output)
     except DlrunError as exc:
         fail(exc)
@@ -208,6 +214,31 @@ def sample(
     except DlrunError as exc:
         fail(exc)
     print(message, file=sys.stderr)
+
+
+@app.command("export")
+def export_(
+    run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT", help="A run directory or a checkpoint file."),
+    fmt: str = typer.Option(..., "--format", help="onnx or torchscript."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Folder to write into (default: RUN/export/<format>/)."
+    ),
+    checkpoint: str = typer.Option(
+        "final", help="In a run directory: final (the weights the run ended with), best or last."
+    ),
+) -> None:
+    """Export a trained model (ONNX or TorchScript) with a signature.json: inputs, output, classes and the fitted
+    preprocessing needed to use it outside dlrun. VAE and GAN runs export their sampling path (decoder, generator)."""
+    from dlrun.export.signature import describe
+    from dlrun.export.writer import export_run
+    from dlrun.rundir import SIGNATURE_FILE
+
+    try:
+        path, signature = export_run(run, fmt, output, prefer=checkpoint)
+    except DlrunError as exc:
+        fail(exc)
+    print(f"wrote {path} and {path.parent / SIGNATURE_FILE}")
+    print(describe(signature))
 
 
 @app.command()

@@ -14,6 +14,7 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     checkpoints/last.pt   written every epoch (resume from it)
     checkpoints/best.pt   written when the checkpoint monitor improves
     failed.json           a sweep job that failed: job, overrides, error, type, exit_code
+    export/<format>/      dlrun export: model.onnx or model.pt, signature.json, vocabulary.txt (dlrun.rundir.exports)
     .hydra/config.yaml    the composed config (Hydra writes it; every checkpoint holds it resolved)
     .hydra/overrides.yaml the command-line overrides
     fold_N/ refit/        the fold runs and the refit run of a K-fold parent (each a run directory)
@@ -67,6 +68,8 @@ from dlrun.rundir.layout import (
     EXPLAIN_SUMMARY_FILE,
     EXPLAIN_TOKENS_FILE,
     EXPLAIN_TOKENS_MD_FILE,
+    EXPORT_DIR,
+    EXPORT_MODEL_FILES,
     FAILED_FILE,
     HISTORY_FILE,
     LR_FIND_FILE,
@@ -78,7 +81,9 @@ from dlrun.rundir.layout import (
     PROFILE_TABLE_FILE,
     PROFILE_TRACE_FILE,
     REFIT_DIR,
+    SIGNATURE_FILE,
     TENSORBOARD_DIR,
+    VOCABULARY_FILE,
     RunDir,
     resolve_checkpoint,
 )
@@ -127,6 +132,10 @@ __all__ = [
     "EXPLAIN_TOKENS_FILE",
     "EXPLAIN_TOKENS_MD_FILE",
     "TENSORBOARD_DIR",
+    "EXPORT_DIR",
+    "EXPORT_MODEL_FILES",
+    "SIGNATURE_FILE",
+    "VOCABULARY_FILE",
     *_CHECKPOINT_API,
 ]
 

@@ -59,6 +59,12 @@ EXPLAIN_STEPS_FILE = "steps.csv"  # series: attribution per time step of the win
 EXPLAIN_STEPS_PLOT_FILE = "steps.png"
 TENSORBOARD_DIR = "tensorboard"  # the TensorBoard logger's event files (dlrun tensorboard RUN)
 
+# `dlrun export`: export/<format>/ holds the model file, its signature.json and (text) the vocabulary
+EXPORT_DIR = "export"
+EXPORT_MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
+SIGNATURE_FILE = "signature.json"
+VOCABULARY_FILE = "vocabulary.txt"
+
 
 @dataclass(frozen=True)
 class RunDir:
@@ -232,6 +238,10 @@ class RunDir:
     @property
     def tensorboard(self) -> Path:
         return self.path / TENSORBOARD_DIR
+
+    def export_dir(self, fmt: str) -> Path:
+        """export/<fmt>/ (onnx or torchscript): where `dlrun export` writes by default."""
+        return self.path / EXPORT_DIR / fmt
 
     def write_failure(self, record: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
