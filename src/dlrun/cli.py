@@ -307,6 +307,35 @@ def tensorboard(
     os.execv(sys.executable, [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port)])
 
 
+@app.command(context_settings=PASSTHROUGH)
+def explain(
+    ctx: typer.Context,
+    path: Path = typer.Argument(
+        ..., metavar="RUN", help="A run directory or a checkpoint file (classification or regression)."
+    ),
+    split: str = typer.Option("test", help="Which split's examples to explain: test, val or train."),
+    n: int = typer.Option(16, "-n", help="How many examples of the split (its first N)."),
+    method: str = typer.Option(
+        "integrated_gradients", help="integrated_gradients, saliency, gradient_shap, occlusion (or a plugin's)."
+    ),
+    target: Optional[str] = typer.Option(
+        None, help="Explain this class (name or index; regression: output index) instead of the predicted one."
+    ),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of RUN/explain/METHOD/."),
+    checkpoint: str = typer.Option("final", help="In a run directory: final, best or last."),
+) -> None:
+    """Why the model predicts what it does: Captum attributions on N examples of a split (tables: per original
+    column plus permutation importance; images: heat maps; text: tokens; series: time steps)."""
+    from dlrun.explain.render import summary_lines
+    from dlrun.explain.run import explain_run
+
+    try:
+        result = explain_run(path, split, n, method, target, output, checkpoint, _strip_debug(list(ctx.args)))
+    except DlrunError as exc:
+        fail(exc)
+    print("\n".join(summary_lines(result)))
+
+
 def main() -> None:
     try:
         app()
