@@ -50,23 +50,28 @@ def fold(attributions: torch.Tensor, groups: list[tuple[str, list[int]]]) -> np.
 def permutation_importance(task, x: torch.Tensor, y: torch.Tensor, groups, seed: int = 0) -> tuple[str, np.ndarray]:
     """(metric, (columns, REPEATS) losses of the metric): how much worse the run's first metric (its loss when it
     has none) gets on (x, y) when a column's inputs are shuffled together across the rows; larger = more important.
+    Captum's FeaturePermutation on the whole split as one batch, a column's inputs grouped by `feature_mask`, the
+    forward function the metric itself (one value for the batch: Captum's aggregate mode).
     """
+    from captum.attr import FeaturePermutation
+
     metric = task.metric_names[0] if task.metric_names else "loss"
     sign = 1.0 if metric in MAXIMIZED else -1.0
 
-    def score(inputs):
+    def score(inputs: torch.Tensor) -> torch.Tensor:
         batches = [(inputs[lo : lo + 512], y[lo : lo + 512]) for lo in range(0, len(inputs), 512)]
-        return sign * float(task.evaluate(batches)[metric])
+        return torch.tensor(sign * float(task.evaluate(batches)[metric]))
 
-    base = score(x)
-    generator = torch.Generator().manual_seed(seed)
-    drops = np.zeros((len(groups), REPEATS))
+    mask = torch.zeros(1, x.shape[1], dtype=torch.long, device=x.device)
     for j, (_, idx) in enumerate(groups):
+        mask[0, idx] = j
+    permutation = FeaturePermutation(score)
+    drops = np.zeros((len(groups), REPEATS))
+    with torch.random.fork_rng(devices=[]):  # Captum draws the shuffles from torch's global generator
+        torch.manual_seed(seed)
         for r in range(REPEATS):
-            order = torch.randperm(len(x), generator=generator).to(x.device)
-            shuffled = x.clone()
-            shuffled[:, idx] = x[order][:, idx]
-            drops[j, r] = base - score(shuffled)
+            attributions = permutation.attribute(x, feature_mask=mask)
+            drops[:, r] = [float(attributions.reshape(-1, x.shape[1])[0, idx[0]]) for _, idx in groups]
     return metric, drops
 
 
