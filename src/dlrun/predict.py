@@ -21,43 +21,30 @@ log = logging.getLogger("dlrun")
 
 def predict_table(run: str | Path, input_path: str | Path, prefer: str = "final"):
     """The rows of `input_path` (as read) with prediction columns added, as a pandas DataFrame."""
-    import torch
+    from dlrun.datasets.csv_table import TableFormat, read_table
+    from dlrun.inference import Predictor
 
-    from dlrun.datasets.columns import TablePreprocessor
-    from dlrun.datasets.csv_table import TableFormat, parse_columns, read_table
-    from dlrun.saved_run import open_run
-
-    saved = open_run(run, prefer)
-    prep, config = saved.preprocessing, saved.state["config"]
-    if "columns" not in prep:
+    predictor = Predictor(run, prefer=prefer)
+    prep, dataset = predictor.preprocessing, predictor.dataset
+    if predictor.input.kind != "table":
         raise ConfigError(
             f"dlrun predict needs a run trained on a table (dataset=csv); {run} was trained on "
-            f"dataset '{config['dataset']['name']}'"
+            f"dataset '{dataset['name']}'"
         )
-    frame = read_table(input_path, TableFormat.of(config["dataset"]), optional=prep["target"])
-    x = parse_columns(frame, prep["columns"], str(input_path))
+    frame = read_table(input_path, TableFormat.of(dataset), optional=prep["target"])
+    x = predictor.input.parse(frame, str(input_path))
     filled = [c["name"] for c in prep["columns"] if c["kind"] != "categorical" and x[c["name"]].isna().any()]
     if filled:
         log.warning("%s: missing values in %s take the training median", input_path, ", ".join(filled))
-    features = TablePreprocessor([], prep["kind"], prep["target"]).transform(x, prep)
-
-    loaded = saved.load()
-    values = loaded.task.predictions(torch.from_numpy(features).to(loaded.device))
-    return with_predictions(frame, values, loaded.info, prep["target"])
+    values = predictor.forward(*predictor.input.transform(x))
+    return with_predictions(frame, values, predictor)
 
 
-def with_predictions(frame, values: np.ndarray, info, target: str):
+def with_predictions(frame, values: np.ndarray, predictor):
     """Input rows plus `predicted_<target>` (and `probability_<class>` per class for classification)."""
     out = frame.copy()
-    if info.kind == "classification":
-        proba = np.stack([1.0 - values, values], axis=1) if values.ndim == 1 else values
-        decided = (values >= 0.5).astype(int) if values.ndim == 1 else values.argmax(axis=1)  # as accuracy reads them
-        out[f"predicted_{target}"] = [info.class_names[i] for i in decided]
-        for i, name in enumerate(info.class_names):
-            out[f"probability_{name}"] = _text(proba[:, i])
-    else:
-        values = values.reshape(len(values), -1)
-        out[f"predicted_{target}"] = _text(values[:, 0])
+    for name, column in predictor.columns(values).items():
+        out[name] = _text(column) if all(isinstance(v, float) for v in column) else column
     return out
 
 
