@@ -276,6 +276,25 @@ def tensorboard(
     os.execv(sys.executable, [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port)])
 
 
+@app.command()
+def serve(
+    run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT", help="A run directory or checkpoint file."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 to listen on every interface)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    backend: str = typer.Option("torch", help="torch (the checkpoint) or onnx (an exported model, `dlrun export`)."),
+    checkpoint: str = typer.Option(
+        "final", help="In a run directory: final (the weights the run ended with), best or last."
+    ),
+) -> None:
+    """Serve a trained model over HTTP (FastAPI): POST /predict, GET /health, GET /metadata, docs at /docs."""
+    from dlrun.serve.command import serve_run
+
+    try:
+        serve_run(run, host, port, backend, checkpoint)
+    except DlrunError as exc:
+        fail(exc)
+
+
 def main() -> None:
     try:
         app()

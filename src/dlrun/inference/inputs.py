@@ -48,22 +48,32 @@ class TableInput:
             missing = [name for name in names if name not in record]
             if missing:
                 raise DataError(f"rows[{i}]: missing column '{missing[0]}' (the model reads: {', '.join(names)})")
-            for name in names:
-                cells[name].append(self._cell(record[name], i, name))
+            for column in self.columns:
+                cells[column["name"]].append(self._cell(record[column["name"]], i, column))
         return pd.DataFrame(cells, dtype=object)
 
-    def _cell(self, value, row: int, column: str):
-        if value is None:
+    def _cell(self, value, row: int, column: dict):
+        """One value as a CSV cell would be read: a string, or NaN when missing; numbers checked here so that
+        the message names the request's row (`rows[i]`, 0-based)."""
+        if value is None or (_is_number(value) and not np.isfinite(value)):
             return np.nan
-        if isinstance(value, bool):
-            return str(value)
-        if _is_number(value):
-            if not np.isfinite(value):
-                return np.nan
-            return str(int(value)) if isinstance(value, (int, np.integer)) else repr(float(value))
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, np.integer, np.floating)):
+            raise DataError(
+                f"rows[{row}]: column '{column['name']}': expected a number or a string, got {_shown(value)}"
+            )
         if isinstance(value, str):
-            return np.nan if value.strip() in self.na_values else value
-        raise DataError(f"rows[{row}]: column '{column}': expected a number or a string, got {_shown(value)}")
+            if value.strip() in self.na_values:
+                return np.nan
+            if column["kind"] != "categorical":
+                try:
+                    if not np.isfinite(float(value)):
+                        raise ValueError
+                except ValueError:
+                    raise DataError(
+                        f"rows[{row}]: column '{column['name']}': cannot read {value!r} as a number"
+                    ) from None
+            return value
+        return str(int(value)) if isinstance(value, (int, np.integer)) else repr(float(value))
 
     def parse(self, frame, source: str):
         """The feature columns parsed by kind (floats with NaN, or level strings); DataError naming column and row."""
