@@ -151,3 +151,34 @@ def test_an_outside_forward_replaces_the_torch_model(runs):
     assert row == {"predicted_label": "big", "probability_big": 0.75, "probability_small": 0.25}
     assert len(calls) == 1 and calls[0][0].shape == (1, len(predictor.preprocessing["feature_names"]))
     assert isinstance(calls[0][0], np.ndarray) and not isinstance(calls[0][0], torch.Tensor)
+
+
+def test_dlrun_predict_reads_texts_and_json_records(runs, tmp_path, cli):
+    from dlrun.inference import Predictor
+
+    texts = tmp_path / "new.tsv"
+    texts.write_text("great nice the film\nawful sad\n")  # text_csv's layout: label<TAB>text, the label left out
+    result = cli("predict", str(runs["text"]), str(texts))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "text,predicted_label,probability_neg,probability_pos"
+    expected = Predictor(runs["text"]).predict(["great nice the film", "awful sad"])
+    assert [line.split(",")[1] for line in lines[1:]] == [p["predicted_label"] for p in expected]
+
+    windows = tmp_path / "windows.json"
+    windows.write_text('{"rows": [[10, 11, 12, 13, 12, 11, 10.5]]}')
+    result = cli("predict", str(runs["series"]), str(windows))
+    assert result.returncode == 0, result.stderr
+    (value,) = Predictor(runs["series"]).predict([[10, 11, 12, 13, 12, 11, 10.5]])
+    assert result.stdout.splitlines() == [
+        "series,predicted_Temp",
+        f'"[10, 11, 12, 13, 12, 11, 10.5]",{value["predicted_Temp"]}',
+    ]
+
+    windows.write_text('{"rows": [[1, 2]]}')
+    result = cli("predict", str(runs["series"]), str(windows))
+    assert (
+        result.returncode == 2 and "windows.json: rows[0]: the window has 2 steps, the model takes 7" in result.stderr
+    )
+    result = cli("predict", str(runs["series"]), str(texts))
+    assert result.returncode == 2 and "give a JSON file of rows instead" in result.stderr

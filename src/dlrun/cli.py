@@ -154,12 +154,13 @@ def predict(
     run: Path = typer.Argument(
         ...,
         metavar="RUN_DIR_OR_CHECKPOINT",
-        help="A run directory or a checkpoint file of a run on a table (dataset=csv).",
+        help="A run directory or a checkpoint file of a supervised run (tables, texts, series, images).",
     ),
     input_file: Path = typer.Argument(
         ...,
         metavar="INPUT.csv",
-        help="New rows, written like the training file (same sep, header or names); the target column may be left out.",
+        help="New rows, written like the training file (same sep, header or names; the target column may be left "
+        'out): a table, or texts of a text_csv run; or a JSON file {"rows": [...]} of records for any run.',
     ),
     output: Optional[Path] = typer.Option(
         None, "-o", "--output", help="Write the rows with their predictions here (default: standard output)."
@@ -169,10 +170,10 @@ def predict(
     ),
 ) -> None:
     """Predict new rows: the input rows plus the predicted class and probabilities, or values in original units."""
-    from dlrun.predict import predict_table, write_table
+    from dlrun.predict import predict_file, write_table
 
     try:
-        table = predict_table(run, input_file, prefer=checkpoint)
+        table = predict_file(run, input_file, prefer=checkpoint)
         write_table(table, output)
     except DlrunError as exc:
         fail(exc)

@@ -28,9 +28,13 @@ def load_predictor(run: str | Path, backend: str, prefer: str = "final"):
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
     if backend == "onnx":
-        from dlrun.export import onnx_forward_for  # lazily: onnxruntime is only needed here
+        try:  # lazily: onnxruntime is only needed here
+            from dlrun.export import OnnxForward, open_export
+        except ImportError:
+            raise ConfigError("--backend onnx needs dlrun export (dlrun.export), which this install lacks") from None
 
-        return Predictor(run, forward=onnx_forward_for(run), prefer=prefer)
+        _, _, model = open_export(run)  # the run's `dlrun export RUN --format onnx` folder (or an export folder)
+        return Predictor(run, forward=OnnxForward(model), prefer=prefer)
     return Predictor(run, prefer=prefer)
 
 
