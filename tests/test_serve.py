@@ -182,9 +182,9 @@ def test_uploaded_images_are_predicted_as_their_arrays_and_a_wrong_size_is_422(s
 
     wrong = httpx.post(f"{url}/predict", files=[("files", ("big.png", png(np.zeros((9, 12, 3))), "image/png"))])
     assert wrong.status_code == 422
-    assert "rows[0]: wrong image size 12x9 (width x height), the model takes 8x8" in wrong.json()["detail"]
+    assert "files[0] (big.png): wrong image size 12x9 (width x height), the model takes 8x8" in wrong.json()["detail"]
     junk = httpx.post(f"{url}/predict", files=[("files", ("junk.png", b"GIF89a nonsense", "image/png"))])
-    assert junk.status_code == 422 and "not an image file" in junk.json()["detail"]
+    assert junk.status_code == 422 and "files[0] (junk.png): not an image file" in junk.json()["detail"]
     assert httpx.post(f"{url}/predict", files=[("files", (files[0].name, files[0].read_bytes()))]).status_code == 200
 
 

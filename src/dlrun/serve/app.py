@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from typing import Any
 
@@ -110,13 +111,17 @@ def build_app(predictor, metrics: dict | None = None, backend: str = "torch") ->
     @app.post("/predict", summary="Predict rows (JSON) or uploaded images (multipart)", openapi_extra=PREDICT_BODY)
     async def predict(request: Request) -> dict:
         kind = request.headers.get("content-type", "")
-        if kind.startswith("multipart/form-data"):
-            rows = await _uploaded(request, predictor.input.kind)
-        else:
+        if not kind.startswith("multipart/form-data"):
             rows = _rows(await request.body())
-        if not rows:
-            return {"predictions": []}
-        return {"predictions": await run_in_threadpool(predict_rows, rows)}
+            return {"predictions": await run_in_threadpool(predict_rows, rows) if rows else []}
+        names, rows = await _uploaded(request, predictor.input.kind)
+        try:
+            return {"predictions": await run_in_threadpool(predict_rows, rows)}
+        except DlrunError as exc:  # "rows[i]: ..." -> "files[i] (name.png): ..."
+            found = re.match(r"rows\[(\d+)\]", str(exc))
+            if found is None:
+                raise
+            raise BadRequest(f"files[{found[1]}] ({names[int(found[1])]}){str(exc)[found.end() :]}") from None
 
     return app
 
@@ -137,8 +142,8 @@ def _rows(body: bytes) -> list:
     return rows
 
 
-async def _uploaded(request: Request, kind: str) -> list[bytes]:
-    """The bytes of every uploaded file of a multipart body (images), or BadRequest."""
+async def _uploaded(request: Request, kind: str) -> tuple[list[str], list[bytes]]:
+    """The names and bytes of every uploaded file of a multipart body (images), or BadRequest."""
     if kind != "image":
         raise BadRequest(f'files: this model reads {kind} rows, not uploaded files; send JSON {{"rows": [...]}}')
     try:
@@ -150,4 +155,4 @@ async def _uploaded(request: Request, kind: str) -> list[bytes]:
         raise BadRequest("files: no file in the multipart form; upload images as the field 'files'")
     if len(files) > MAX_ROWS:
         raise BadRequest(f"files: {len(files)} files, at most {MAX_ROWS} per request")
-    return [await f.read() for f in files]
+    return [str(f.filename) for f in files], [await f.read() for f in files]
