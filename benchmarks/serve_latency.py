@@ -1,10 +1,12 @@
 """`dlrun serve` against a minimal hand-written FastAPI endpoint around the same torch model.
 
 A table run (the Auto MPG recipe, a few epochs) is trained once; then each server runs in its own process
-on this machine, one at a time, and an httpx client in this process measures:
+on this machine, and an httpx client in this process measures (both servers up at once):
 
-- latency of one-row requests, one after the other (p50, p99 over `--requests`, after a warm-up);
-- throughput with `--concurrency` requests in flight (asyncio + httpx.AsyncClient), requests per second.
+- latency of one-row requests, one after the other, alternating between the two servers so that both see the
+  same load on the machine (p50, p99 over `--requests` each, after a warm-up);
+- throughput with `--concurrency` requests in flight (asyncio + httpx.AsyncClient), requests per second: the
+  median of `--rounds` rounds per server, the servers' rounds alternating.
 
 `dlrun serve` takes the raw row (column -> value, as a user sends it) and does the run's preprocessing;
 the hand-written endpoint takes the model's ready feature vector and only runs the model, so the ratio is
@@ -99,43 +101,53 @@ def start(command: list[str], port: int, cwd: Path) -> subprocess.Popen:
     raise SystemExit("server did not start")
 
 
-def latency(url: str, body: dict, requests: int) -> dict:
+def latency(urls: dict[str, str], bodies: dict[str, dict], requests: int) -> dict[str, dict]:
+    """One-row requests, one at a time, alternating between the servers (so both see the same machine load)."""
     import httpx
 
-    times = []
-    with httpx.Client(timeout=30) as client:
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    clients = {name: httpx.Client(timeout=30) for name in urls}
+    try:
         for i in range(requests + 100):
-            t = time.perf_counter()
-            response = client.post(url, json=body)
-            elapsed = time.perf_counter() - t
-            assert response.status_code == 200, response.text
-            if i >= 100:  # warm-up
-                times.append(elapsed)
-    times.sort()
-    return {
-        "p50_ms": 1000 * statistics.median(times),
-        "p99_ms": 1000 * times[int(0.99 * (len(times) - 1))],
-        "mean_ms": 1000 * statistics.fmean(times),
-    }
+            for name in urls if i % 2 else reversed(list(urls)):
+                t = time.perf_counter()
+                response = clients[name].post(urls[name], json=bodies[name])
+                elapsed = time.perf_counter() - t
+                assert response.status_code == 200, response.text
+                if i >= 100:  # warm-up
+                    times[name].append(elapsed)
+    finally:
+        for client in clients.values():
+            client.close()
+    found = {}
+    for name, values in times.items():
+        values.sort()
+        found[name] = {
+            "p50_ms": 1000 * statistics.median(values),
+            "p99_ms": 1000 * values[int(0.99 * (len(values) - 1))],
+            "mean_ms": 1000 * statistics.fmean(values),
+        }
+    return found
 
 
 def throughput(url: str, body: dict, requests: int, concurrency: int) -> float:
+    """Requests per second with `concurrency` requests in flight (after a warm-up pass)."""
     import httpx
 
     async def main() -> float:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            queue = iter(range(requests))
 
-            async def worker():
+            async def worker(queue):
                 for _ in queue:
                     response = await client.post(url, json=body)
                     assert response.status_code == 200, response.text
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm-up pass
+            warm = iter(range(4 * concurrency))
+            await asyncio.gather(*(worker(warm) for _ in range(concurrency)))
             queue = iter(range(requests))
             t = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(queue) for _ in range(concurrency)))
             return requests / (time.perf_counter() - t)
 
     return asyncio.run(main())
@@ -157,18 +169,25 @@ def measure(args) -> dict:
         "dlrun serve": [sys.executable, "-m", "dlrun", "serve", str(run)],
         "hand-written FastAPI": [sys.executable, str(Path(__file__).resolve()), "--baseline-server", str(run)],
     }
-    results: dict = {}
-    for name, command in servers.items():
-        port = free_port()
-        process = start([*command, "--port", str(port)], port, work)
-        try:
-            url = f"http://127.0.0.1:{port}/predict"
-            results[name] = latency(url, bodies[name], args.requests)
-            results[name]["throughput_rps"] = throughput(url, bodies[name], args.requests, args.concurrency)
-        finally:
+    processes, urls = {}, {}
+    try:
+        for name, command in servers.items():
+            port = free_port()
+            processes[name] = start([*command, "--port", str(port)], port, work)
+            urls[name] = f"http://127.0.0.1:{port}/predict"
+        results = latency(urls, bodies, args.requests)
+        rates: dict[str, list[float]] = {name: [] for name in urls}
+        for _ in range(args.rounds):  # alternating rounds; the median of each server's rounds
+            for name in urls:
+                rates[name].append(throughput(urls[name], bodies[name], args.requests, args.concurrency))
+        for name in urls:
+            results[name]["throughput_rps"] = statistics.median(rates[name])
+            results[name]["throughput_rounds"] = rates[name]
+            print(name, json.dumps(results[name]), flush=True)
+    finally:
+        for process in processes.values():
             process.terminate()
             process.wait(timeout=30)
-        print(name, json.dumps({k: round(v, 3) for k, v in results[name].items()}), flush=True)
     dlrun, base = results["dlrun serve"], results["hand-written FastAPI"]
     ratios = {
         "p50": dlrun["p50_ms"] / base["p50_ms"],
@@ -180,6 +199,8 @@ def measure(args) -> dict:
         "python": platform.python_version(),
         "requests": args.requests,
         "concurrency": args.concurrency,
+        "rounds": args.rounds,
+        "load_average": os.getloadavg(),
         "results": results,
         "slowdown": ratios,
         "within_target": all(r <= TARGET for r in ratios.values()),
@@ -190,6 +211,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per server (median)")
     parser.add_argument("--out", type=Path, default=HERE / "results_serve.json")
     parser.add_argument("--baseline-server", metavar="RUN", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=8000, help=argparse.SUPPRESS)

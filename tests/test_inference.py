@@ -107,6 +107,15 @@ def test_table_rows_take_json_values_and_missing_values_as_the_csv_path(runs, tm
     source.write_text("size,colour,age\n12.5,red,33\n,purple,70\n9.25,,12\nNaN,,40.0\n")
     table = predict_table(runs["table"], source)
     decoded = predictor.predict(rows)
+    tricky = [
+        {"size": " 12 ", "colour": " red ", "age": "1e1"},
+        {"size": "+3.5", "colour": 4, "age": -0.0},
+        {"size": float("nan"), "colour": "NA", "age": "40"},
+        {"size": 7, "colour": "yes", "age": 2**40},
+    ]
+    (fast,) = predictor.encode(tricky)  # parsed without pandas' per-column parsing: the same as the CSV path
+    (slow,) = predictor.input.transform(predictor.input.parse(predictor.input.frame(tricky), "rows"))
+    np.testing.assert_array_equal(fast, slow)
     for name in ("predicted_label", "probability_big", "probability_small"):
         assert [str(np.float32(d[name])) if "prob" in name else d[name] for d in decoded] == list(table[name])
 

@@ -36,10 +36,9 @@ class TableInput:
         self.target = prep["target"]
         self.na_values = NA_STRINGS | {str(v) for v in dataset.get("na_values") or []}
 
-    def frame(self, records: list) -> Any:
-        """The records as a DataFrame of strings (NaN where missing), as `read_table` reads a file."""
-        import pandas as pd
-
+    def cells(self, records: list) -> dict[str, list]:
+        """Column -> the records' values as a CSV file's cells would be read (strings, NaN where missing),
+        numbers checked (a DataError names the record, `rows[i]`, 0-based, and the column)."""
         names = [c["name"] for c in self.columns]
         cells: dict[str, list] = {name: [] for name in names}
         for i, record in enumerate(records):
@@ -50,7 +49,13 @@ class TableInput:
                 raise DataError(f"rows[{i}]: missing column '{missing[0]}' (the model reads: {', '.join(names)})")
             for column in self.columns:
                 cells[column["name"]].append(self._cell(record[column["name"]], i, column))
-        return pd.DataFrame(cells, dtype=object)
+        return cells
+
+    def frame(self, records: list) -> Any:
+        """The records as a DataFrame of strings (NaN where missing), as `read_table` reads a file."""
+        import pandas as pd
+
+        return pd.DataFrame(self.cells(records), dtype=object)
 
     def _cell(self, value, row: int, column: dict):
         """One value as a CSV cell would be read: a string, or NaN when missing; numbers checked here so that
@@ -66,7 +71,7 @@ class TableInput:
                 return np.nan
             if column["kind"] != "categorical":
                 try:
-                    if not np.isfinite(float(value)):
+                    if "_" in value or not np.isfinite(float(value)):  # what pandas' to_numeric reads, too
                         raise ValueError
                 except ValueError:
                     raise DataError(
@@ -87,7 +92,22 @@ class TableInput:
         return (TablePreprocessor([], self.prep["kind"], self.target).transform(parsed, self.prep),)
 
     def encode(self, records: list) -> tuple[np.ndarray, ...]:
-        return self.transform(self.parse(self.frame(records), "rows"))
+        """`transform(parse(frame(records)))`, the values parsed here: the cells are checked already, so each
+        number is float() of its text and each level `parse_levels`' string, without pandas' per-column parsing
+        (a one-row request would spend most of its time there). tests/test_inference.py compares the two."""
+        import pandas as pd
+
+        from dlrun.datasets.columns import parse_levels
+
+        parsed = {
+            column["name"]: (
+                parse_levels(values)
+                if column["kind"] == "categorical"
+                else np.asarray([float(v) if isinstance(v, str) else v for v in values], np.float64)
+            )
+            for column, values in zip(self.columns, self.cells(records).values(), strict=True)
+        }
+        return self.transform(pd.DataFrame(parsed))
 
     def schema(self) -> dict:
         columns = []
