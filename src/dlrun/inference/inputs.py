@@ -93,10 +93,8 @@ class TableInput:
 
     def encode(self, records: list) -> tuple[np.ndarray, ...]:
         """`transform(parse(frame(records)))`, the values parsed here: the cells are checked already, so each
-        number is float() of its text and each level `parse_levels`' string, without pandas' per-column parsing
-        (a one-row request would spend most of its time there). tests/test_inference.py compares the two."""
-        import pandas as pd
-
+        number is float() of its text and each level `parse_levels`' string, without pandas (a one-row request
+        would spend most of its time building and parsing a DataFrame). tests/test_inference.py compares the two."""
         from dlrun.datasets.columns import parse_levels
 
         parsed = {
@@ -107,7 +105,7 @@ class TableInput:
             )
             for column, values in zip(self.columns, self.cells(records).values(), strict=True)
         }
-        return self.transform(pd.DataFrame(parsed))
+        return self.transform(parsed)  # TablePreprocessor.transform reads a mapping of column -> values
 
     def schema(self) -> dict:
         columns = []

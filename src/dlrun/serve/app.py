@@ -113,10 +113,10 @@ def build_app(predictor, metrics: dict | None = None, backend: str = "torch") ->
         kind = request.headers.get("content-type", "")
         if not kind.startswith("multipart/form-data"):
             rows = _rows(await request.body())
-            return {"predictions": await run_in_threadpool(predict_rows, rows) if rows else []}
+            return JSONResponse({"predictions": await run_in_threadpool(predict_rows, rows) if rows else []})
         names, rows = await _uploaded(request, predictor.input.kind)
         try:
-            return {"predictions": await run_in_threadpool(predict_rows, rows)}
+            return JSONResponse({"predictions": await run_in_threadpool(predict_rows, rows)})
         except DlrunError as exc:  # "rows[i]: ..." -> "files[i] (name.png): ..."
             found = re.match(r"rows\[(\d+)\]", str(exc))
             if found is None:
