@@ -248,3 +248,31 @@ def test_serve_without_the_extra_is_one_line_naming_it(cli, monkeypatch):
     result = cli("serve", "no_such_run")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == "dlrun: error: dlrun serve needs fastapi: pip install 'dlrun[serve]'"
+
+
+def test_backend_onnx_serves_the_exported_model_with_the_same_answers(tmp_path):
+    """`dlrun serve --backend onnx`: the run's `dlrun export` model through onnxruntime (skipped where dlrun.export
+    or onnxruntime is not installed)."""
+    pytest.importorskip("onnxruntime")
+    export = pytest.importorskip("dlrun.export")
+    import warnings
+
+    from dlrun.serve.app import build_app
+    from dlrun.serve.command import load_predictor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    run = R.table_run(tmp_path)
+    rows = table_rows(tmp_path)
+    torch_answers = load_predictor(run, "torch").predict(rows)
+    with pytest.raises(Exception, match="no ONNX export yet"):
+        load_predictor(run, "onnx")
+    export.export_run(run, "onnx")
+    client = TestClient(build_app(load_predictor(run, "onnx"), backend="onnx"))
+    assert client.get("/metadata").json()["backend"] == "onnx"
+    onnx_answers = client.post("/predict", json={"rows": rows}).json()["predictions"]
+    assert [a["predicted_label"] for a in onnx_answers] == [a["predicted_label"] for a in torch_answers]
+    for a, b in zip(onnx_answers, torch_answers, strict=True):
+        assert abs(a["probability_big"] - b["probability_big"]) < 1e-5
