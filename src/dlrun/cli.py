@@ -154,12 +154,13 @@ def predict(
     run: Path = typer.Argument(
         ...,
         metavar="RUN_DIR_OR_CHECKPOINT",
-        help="A run directory or a checkpoint file of a run on a table (dataset=csv).",
+        help="A run directory or a checkpoint file of a supervised run (tables, texts, series, images).",
     ),
     input_file: Path = typer.Argument(
         ...,
         metavar="INPUT.csv",
-        help="New rows, written like the training file (same sep, header or names); the target column may be left out.",
+        help="New rows, written like the training file (same sep, header or names; the target column may be left "
+        'out): a table, or texts of a text_csv run; or a JSON file {"rows": [...]} of records for any run.',
     ),
     output: Optional[Path] = typer.Option(
         None, "-o", "--output", help="Write the rows with their predictions here (default: standard output)."
@@ -175,10 +176,10 @@ def predict(
     ),
 ) -> None:
     """Predict new rows: the input rows plus the predicted class and probabilities, or values in original units."""
-    from dlrun.predict import predict_table, write_table
+    from dlrun.predict import predict_file, write_table
 
     try:
-        table = predict_table(run, input_file, prefer=checkpoint, backend=backend)
+        table = predict_file(run, input_file, prefer=checkpoint, backend=backend)
         write_table(table, output)
     except DlrunError as exc:
         fail(exc)
@@ -334,6 +335,25 @@ def explain(
     except DlrunError as exc:
         fail(exc)
     print("\n".join(summary_lines(result)))
+
+
+@app.command()
+def serve(
+    run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT", help="A run directory or checkpoint file."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 to listen on every interface)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    backend: str = typer.Option("torch", help="torch (the checkpoint) or onnx (an exported model, `dlrun export`)."),
+    checkpoint: str = typer.Option(
+        "final", help="In a run directory: final (the weights the run ended with), best or last."
+    ),
+) -> None:
+    """Serve a trained model over HTTP (FastAPI): POST /predict, GET /health, GET /metadata, docs at /docs."""
+    from dlrun.serve.command import serve_run
+
+    try:
+        serve_run(run, host, port, backend, checkpoint)
+    except DlrunError as exc:
+        fail(exc)
 
 
 def main() -> None:

@@ -173,7 +173,7 @@ class TablePreprocessor(Preprocessor):
     def transform(self, x, state: dict[str, Any]) -> np.ndarray:
         dense, codes = [], []
         for column in state["columns"]:
-            values = x[column["name"]].to_numpy()
+            values = np.asarray(x[column["name"]])  # a DataFrame's column, or an array (dlrun.inference)
             if column["kind"] == "categorical":
                 index = {level: i + 1 for i, level in enumerate(column["levels"])}  # 0: unknown level
                 found = np.asarray([index.get(v, 0) for v in values], dtype=np.int64)
