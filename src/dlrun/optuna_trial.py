@@ -17,6 +17,7 @@ STORAGE_ENV = "DLRUN_OPTUNA_STORAGE"
 STUDY_ENV = "DLRUN_OPTUNA_STUDY"
 TRIAL_ENV = "DLRUN_OPTUNA_TRIAL"
 PRUNER_ATTR = "dlrun_pruner"  # study user attribute: the pruner spec ({"_target_": ..., **kwargs} or None)
+OBJECTIVES_ATTR = "dlrun_objectives"  # study user attribute: the metric name of each direction
 PRUNED_ATTR = "dlrun_pruned_epoch"  # trial user attribute: the last epoch (or fold) of a pruned job
 
 PRUNERS = {

@@ -65,6 +65,8 @@ from dlrun.rundir.layout import (
     PROFILE_TABLE_FILE,
     PROFILE_TRACE_FILE,
     REFIT_DIR,
+    OPTUNA_STUDY_FILE,
+    PARETO_PLOT_FILE,
     RunDir,
     resolve_checkpoint,
 )
@@ -102,6 +104,8 @@ __all__ = [
     "PROFILE_DIR",
     "PROFILE_TABLE_FILE",
     "PROFILE_TRACE_FILE",
+    "OPTUNA_STUDY_FILE",
+    "PARETO_PLOT_FILE",
     *_CHECKPOINT_API,
 ]
 

@@ -46,6 +46,10 @@ PROFILE_DIR = "profile"
 PROFILE_TABLE_FILE = "profile/top_ops.txt"
 PROFILE_TRACE_FILE = "profile/trace.pt.trace.json"
 
+# an Optuna sweep's folder (hparams_search=optuna): the study, and the Pareto front of a multi-objective one
+OPTUNA_STUDY_FILE = "optuna.db"
+PARETO_PLOT_FILE = "pareto_front.png"
+
 
 @dataclass(frozen=True)
 class RunDir:

@@ -169,7 +169,9 @@ class DlrunOptunaSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> None:
         import optuna
 
-        from dlrun.optuna_trial import PRUNER_ATTR, PRUNERS, build, spec
+        from omegaconf import OmegaConf
+
+        from dlrun.optuna_trial import OBJECTIVES_ATTR, PRUNER_ATTR, PRUNERS, build, spec
 
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         storage = absolute_storage(self.storage)
@@ -195,6 +197,8 @@ class DlrunOptunaSweeper(Sweeper):
             study_name=known.study_name, storage=backend, sampler=sampler, pruner=build(pruner_target)
         )
         study.set_user_attr(PRUNER_ATTR, pruner_target)
+        monitor = OmegaConf.select(self.config, "trainer.checkpoint.monitor", default="objective")
+        study.set_user_attr(OBJECTIVES_ATTR, list(self.objectives or [str(monitor)]))
         if trials:
             log.info("study %s already has %d trials; running %d more", study.study_name, finished, self.n_trials - finished)
         to_go = self.n_trials - finished
