@@ -45,9 +45,7 @@ def pareto_front(root: Path) -> tuple[list[str], list[list[str]], Path | None] |
     front = sorted(study.best_trials, key=lambda t: t.values)
     params = sorted({k for t in front for k in t.params})
     header = ["trial", *[f"{n} ({d.name.lower()[:3]})" for n, d in zip(names, study.directions, strict=False)], *params]
-    rows = [
-        [str(t.number), *[f"{v:.4g}" for v in t.values], *[_short(t.params.get(k)) for k in params]] for t in front
-    ]
+    rows = [[str(t.number), *[f"{v:.4g}" for v in t.values], *[_short(t.params.get(k)) for k in params]] for t in front]
     done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     return header, rows, plot_front(done, front, names, Path(root) / PARETO_PLOT_FILE)
 

@@ -1,7 +1,8 @@
 """dlrun's Optuna sweeper (`hydra/sweeper=dlrun_optuna`), on current Optuna (4.x and newer).
 
 - The search space is Hydra's override syntax (`hydra.sweeper.params` and the command line): `choice(...)`,
-  `range(...)`, `interval(...)`, `tag(log, interval(...))`; plain values are fixed.
+  `range(...)`, `interval(...)`, `tag(log, interval(...))`, `tag(int, interval(...))` (integers); plain values
+  are fixed.
 - `sampler`: a name (`tpe`, `cmaes`, `random`, `grid`, `gp`, `nsga2`, `qmc`), `{name: tpe, **kwargs}` or a
   `_target_` mapping; seeded with `seed` unless its own arguments set one.
 - `pruner`: `median`, `successive_halving`, `hyperband`, ... or `none`, the same three spellings. Jobs report
@@ -66,15 +67,16 @@ def search_space(arguments: list[str]):
         elif override.is_range_sweep():
             if any(isinstance(v, float) for v in (value.start, value.stop, value.step)):
                 n = int(round((value.stop - value.start) / value.step))  # stop is exclusive, as in Hydra
-                space[name] = FloatDistribution(value.start, value.start + (n - 1) * value.step, step=value.step)
+                high = float(f"{value.start + (n - 1) * value.step:.12g}")
+                space[name] = FloatDistribution(value.start, high, step=value.step)
             else:
                 step = int(value.step)
                 last = int(value.start) + ((int(value.stop) - int(value.start) - 1) // step) * step
                 space[name] = IntDistribution(int(value.start), last, step=step)
         elif override.is_interval_sweep():
             log_scale = "log" in value.tags
-            if isinstance(value.start, int) and isinstance(value.end, int):
-                space[name] = IntDistribution(value.start, value.end, log=log_scale)
+            if "int" in value.tags or (isinstance(value.start, int) and isinstance(value.end, int)):
+                space[name] = IntDistribution(int(value.start), int(value.end), log=log_scale)
             else:
                 space[name] = FloatDistribution(float(value.start), float(value.end), log=log_scale)
         else:
@@ -168,7 +170,6 @@ class DlrunOptunaSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> None:
         import optuna
-
         from omegaconf import OmegaConf
 
         from dlrun.optuna_trial import OBJECTIVES_ATTR, PRUNER_ATTR, PRUNERS, build, spec
@@ -200,7 +201,9 @@ class DlrunOptunaSweeper(Sweeper):
         monitor = OmegaConf.select(self.config, "trainer.checkpoint.monitor", default="objective")
         study.set_user_attr(OBJECTIVES_ATTR, list(self.objectives or [str(monitor)]))
         if trials:
-            log.info("study %s already has %d trials; running %d more", study.study_name, finished, self.n_trials - finished)
+            log.info(
+                "study %s already has %d trials; running %d more", study.study_name, finished, self.n_trials - finished
+            )
         to_go = self.n_trials - finished
         if isinstance(sampler, optuna.samplers.GridSampler):
             to_go = min(to_go, math.prod(len(grid_choices(d)) for d in space.values()) - finished)
@@ -244,9 +247,12 @@ class DlrunOptunaSweeper(Sweeper):
             if value is None:
                 raise ValueError("the job returned no value (it failed or has no finite monitored metric)")
             return [float(value)]
+        from omegaconf import OmegaConf
+
         from dlrun.rundir import RunDir
 
-        metrics = RunDir(ret.working_dir or ret.hydra_cfg.hydra.runtime.output_dir).read_metrics()
+        job_dir = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret.hydra_cfg is not None else None
+        metrics = RunDir(job_dir).read_metrics() if job_dir else None
         if metrics is None:
             raise ValueError("the job wrote no metrics.json")
         return [objective_value(metrics, name) for name in self.objectives]
@@ -261,7 +267,7 @@ class DlrunOptunaSweeper(Sweeper):
         pruned = study.get_trials(deepcopy=False, states=(state.RUNNING,))
         pruned = next((t.user_attrs.get(PRUNED_ATTR) for t in pruned if t.number == trial.number), None)
         if pruned is not None and len(self.directions) == 1:
-            study.tell(trial, state=state.PRUNED)
+            record(study, trial, state=state.PRUNED)
             log.info("trial %d pruned at step %s", trial.number, pruned)
             return True
         try:
@@ -272,10 +278,10 @@ class DlrunOptunaSweeper(Sweeper):
             values = self.values(ret)
             if not all(math.isfinite(v) for v in values):
                 raise ValueError(f"non-finite objective values {values}")
-            study.tell(trial, values if len(values) > 1 else values[0])
+            record(study, trial, values if len(values) > 1 else values[0])
             return True
         except Exception as exc:  # noqa: BLE001 - a failed job is a failed trial; the search goes on
-            study.tell(trial, state=state.FAIL)
+            record(study, trial, state=state.FAIL)
             log.warning("trial %d failed: %s", trial.number, exc)
             return False
 
@@ -295,6 +301,16 @@ class DlrunOptunaSweeper(Sweeper):
             results = {"name": "optuna", "solutions": front}
             log.info("Pareto front: %d trials", len(front))
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
+
+
+def record(study, trial, values=None, state=None) -> None:
+    """study.tell; the grid sampler's `study.stop()` after the last grid point (outside optimize) is harmless:
+    the trial is stored before it raises."""
+    try:
+        study.tell(trial, values, state=state)
+    except RuntimeError as exc:
+        if "Study.stop" not in str(exc):
+            raise
 
 
 def objective_value(metrics: dict, name: str) -> float:
