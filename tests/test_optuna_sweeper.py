@@ -207,7 +207,7 @@ def test_submitit_local_launcher_runs_a_search_each_job_a_run_directory_with_pru
     assert _trials(db) == [(0, "PRUNED"), (1, "PRUNED"), (2, "PRUNED")]
     for job in "012":
         metrics = json.loads((tmp_path / "search" / job / "metrics.json").read_text())
-        assert metrics["pruned"] == {"epoch": 3} and len(metrics["history"]) == 3
+        assert metrics["pruned"] == {"epoch": 2} and len(metrics["history"]) == 2  # warm-up: epoch 1 not pruned
         assert (tmp_path / "search" / job / ".hydra" / "config.yaml").is_file()
 
 
