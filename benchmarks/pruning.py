@@ -1,11 +1,12 @@
 """What pruning saves: the same Optuna search on digits with and without a pruner, in one run.
 
-    python benchmarks/pruning.py                                  # 20 trials x 20 epochs, none vs median vs SHA
+    python benchmarks/pruning.py                        # 16 trials x 12 epochs, none vs median vs successive halving
     python benchmarks/pruning.py --trials 30 --epochs 30 --pruners none hyperband --seeds 0 1
 
-Each search is `dlrun train -m hparams_search=optuna +experiment=digits_mlp` (learning rate, dropout, weight
-decay and batch size; seeded TPE; val/loss minimized; early stopping off, so an unpruned trial trains every
-epoch; no plots, diagnostics or logger) with the same seed, search space and trial budget; only `hydra.sweeper.pruner` differs. Per search:
+Each search is `dlrun train -m hparams_search=optuna +experiment=digits_mlp` (learning rate, dropout and
+weight decay; batch size fixed; seeded TPE; val/loss minimized; early stopping off, so an unpruned trial
+trains every epoch; no plots, diagnostics or logger) with the same seed, search space and trial budget;
+only `hydra.sweeper.pruner` differs. The jobs get `--threads` torch threads (OMP_NUM_THREADS). Per search:
 the best validation loss, the test accuracy of that trial, the trials pruned, the epochs trained in total
 (summed over the jobs' histories) and the wall time. Writes benchmarks/results_pruning.json.
 """
@@ -29,7 +30,7 @@ PRUNERS = {
 }
 
 
-def search(pruner: str, trials: int, epochs: int, seed: int, workdir: Path) -> dict:
+def search(pruner: str, trials: int, epochs: int, seed: int, workdir: Path, batch: int, threads: int) -> dict:
     sweep = workdir / f"{pruner}_{seed}"
     args = [
         "train",
@@ -38,6 +39,7 @@ def search(pruner: str, trials: int, epochs: int, seed: int, workdir: Path) -> d
         "+experiment=digits_mlp",
         f"seed={seed}",
         f"trainer.max_epochs={epochs}",
+        f"trainer.batch_size={batch}",
         "trainer.early_stopping.patience=null",
         "logger=none",
         "plots.enabled=false",
@@ -47,7 +49,9 @@ def search(pruner: str, trials: int, epochs: int, seed: int, workdir: Path) -> d
         f"hydra.sweep.dir={sweep}",
     ]
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "dlrun", *args], cwd=workdir, capture_output=True, text=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    command = [sys.executable, "-m", "dlrun", *args]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{pruner}: the search failed:\n{done.stderr[-3000:]}")
@@ -67,8 +71,10 @@ def search(pruner: str, trials: int, epochs: int, seed: int, workdir: Path) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pruners", nargs="+", default=["none", "median", "successive_halving"], choices=PRUNERS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", default=str(Path(__file__).with_name("results_pruning.json")))
@@ -77,10 +83,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             for pruner in args.pruners:
-                row = search(pruner, args.trials, args.epochs, seed, Path(tmp))
+                row = search(pruner, args.trials, args.epochs, seed, Path(tmp), args.batch_size, args.threads)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print(f"\n{args.trials} trials x {args.epochs} epochs max, digits_mlp, TPE; threads: {os.cpu_count()} CPUs")
+    print(f"\n{args.trials} trials x {args.epochs} epochs max, digits_mlp, batch {args.batch_size}, TPE")
     print("| pruner | seed | best val loss | its test accuracy | pruned | epochs trained | wall time (s) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
@@ -88,7 +94,8 @@ def main() -> None:
             f"| {r['pruner']} | {r['seed']} | {r['best_val_loss']:.4f} | {r['best_test_accuracy']:.4f} | "
             f"{r['pruned']}/{r['trials']} | {r['epochs']} | {r['wall_time_s']} |"
         )
-    Path(args.out).write_text(json.dumps({"trials": args.trials, "epochs": args.epochs, "runs": rows}, indent=1))
+    settings = {"trials": args.trials, "epochs": args.epochs, "batch_size": args.batch_size, "threads": args.threads}
+    Path(args.out).write_text(json.dumps({**settings, "runs": rows}, indent=1))
 
 
 if __name__ == "__main__":
