@@ -251,3 +251,14 @@ def test_report_dashboard_serves_optuna_dashboard_on_localhost(tmp_path):
 def test_dashboard_without_a_study_is_one_line(cli, tmp_path):
     result = cli("report", "--dashboard", str(tmp_path))
     assert result.returncode != 0 and "no Optuna study in" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_pruner_or_sampler_name_is_one_line_and_exit_2(cli, tmp_path):
+    for setting, message in (
+        ("hydra.sweeper.pruner=medium", "hydra.sweeper.pruner must be one of median, successive_halving, hyperband"),
+        ("hydra.sweeper.sampler=tpee", "hydra.sweeper.sampler must be one of tpe, cmaes, random, grid, gp"),
+    ):
+        result = cli(*SEARCH, setting)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"dlrun: error: {message}"), lines
+        assert "Traceback" not in result.stderr and not (tmp_path / "search" / "0").exists()

@@ -20,6 +20,7 @@ only when a search runs, so installing dlrun without the `sweep` extra costs not
 
 import logging
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,9 +167,20 @@ class DlrunOptunaSweeper(Sweeper):
         try:
             return build(target)
         except (ImportError, AttributeError) as exc:
-            raise ValueError(f"hydra.sweeper.sampler {target['_target_']} is not available here: {exc}") from exc
+            from dlrun.errors import ConfigError
+
+            raise ConfigError(f"hydra.sweeper.sampler {target['_target_']} is not available here: {exc}") from exc
 
     def sweep(self, arguments: list[str]) -> None:
+        from dlrun.errors import DlrunError
+
+        try:
+            self.search(arguments)
+        except DlrunError as exc:  # a bad sweeper setting: one line, as dlrun reports bad input
+            print(f"dlrun: error: {exc}", file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
+
+    def search(self, arguments: list[str]) -> None:
         import optuna
         from omegaconf import OmegaConf
 
