@@ -1,6 +1,6 @@
 """What pruning saves: the same Optuna search on digits with and without a pruner, in one run.
 
-    python benchmarks/pruning.py                        # 16 trials x 12 epochs, none vs median vs successive halving
+    python benchmarks/pruning.py                        # 20 trials x 20 epochs, seeds 0-2: none, median, SHA
     python benchmarks/pruning.py --trials 30 --epochs 30 --pruners none hyperband --seeds 0 1
 
 Each search is `dlrun train -m hparams_search=optuna +experiment=digits_mlp` (learning rate, dropout and
@@ -71,12 +71,12 @@ def search(pruner: str, trials: int, epochs: int, seed: int, workdir: Path, batc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pruners", nargs="+", default=["none", "median", "successive_halving"], choices=PRUNERS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default=str(Path(__file__).with_name("results_pruning.json")))
     args = parser.parse_args()
     rows = []
