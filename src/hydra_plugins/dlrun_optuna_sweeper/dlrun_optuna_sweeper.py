@@ -327,11 +327,14 @@ def record(study, trial, values=None, state=None) -> None:
 
 def objective_value(metrics: dict, name: str) -> float:
     """An objective read from a run's metrics.json: a best-epoch metric (`val/accuracy`; for K-fold the mean
-    over folds), `test/...`, `wall_time_s`, or `parameters` (the model's parameter count)."""
+    over folds), `test/...`, `wall_time_s` (the whole job), `train_time_s` (its epochs' training time), or
+    `parameters` (the model's parameter count)."""
     if name.startswith("test/"):
         value = (metrics.get("test") or {}).get(name[5:])
-    elif name in ("wall_time_s", "train_time_s"):
+    elif name == "wall_time_s":
         value = metrics.get("wall_time_s")
+    elif name == "train_time_s":  # the epochs' training time, summed
+        value = sum(float(r.get("train_time_s", 0.0)) for r in metrics.get("history", []))
     elif name == "parameters":
         value = metrics.get("parameters")
     elif "cv" in metrics:
