@@ -134,7 +134,7 @@ def test_lr_too_high_when_the_run_diverged(tmp_path):
 def test_lr_too_low_on_a_flat_loss_only(tmp_path):
     flat = diagnose(make_run(tmp_path / "a", curve([2.3315, 2.3331, 2.3324, 2.3313]), config(lr=1e-7)))
     f = only(flat, "lr_too_low")
-    assert f.suggestion == "optimizer.lr=1e-05" and f.evidence["epochs"] == 4
+    assert f.suggestion == "optimizer.lr=auto" and f.evidence["epochs"] == 4
     assert learning_rate.lr_too_low(_record(tmp_path, curve(DECREASING))) == []
     assert learning_rate.lr_too_low(_record(tmp_path, curve([2.3, 2.3]))) == []  # too few epochs to tell
 
@@ -380,6 +380,9 @@ def test_digits_with_lr_10_is_learning_rate_too_high(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     high = next(f for f in found if f["kind"] == "lr_too_high")
     assert high["severity"] == "warning" and high["suggestion"] == "optimizer.lr=1"
+    # what the exploded loss also caused points at the learning rate, not at a bigger model or more epochs
+    under = next(f for f in found if f["kind"] == "underfitting")
+    assert under["evidence"]["likely_cause"] == "lr_too_high" and under["suggestion"] == "optimizer.lr=1"
     assert "diagnosis:" in result.stdout and "  lr_too_high: Learning rate too high" in result.stdout
 
 
@@ -388,7 +391,7 @@ def test_digits_with_lr_1e_7_is_learning_rate_too_low_and_underfitting(cli, tmp_
         cli, tmp_path, "low", "+experiment=digits_mlp", "optimizer.lr=1e-7", "trainer.max_epochs=4"
     )
     assert {"lr_too_low", "underfitting"} <= set(warnings_of(found))
-    assert next(f for f in found if f["kind"] == "lr_too_low")["suggestion"] == "optimizer.lr=1e-05"
+    assert next(f for f in found if f["kind"] == "lr_too_low")["suggestion"] == "optimizer.lr=auto"
 
 
 def test_a_wide_mlp_on_a_hundred_noisy_rows_overfits_at_the_epoch_of_lowest_val_loss(cli, tmp_path):
@@ -475,3 +478,29 @@ def test_diagnose_imports_neither_torch_nor_scikit_learn(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_books_xor_net_with_default_init_has_dead_units_and_the_suggested_fix_has_none(cli, tmp_path):
+    """The book's 4-4 ReLU XOR net with PyTorch's default initialization (seed 1): half of the second layer's
+    units never fire; the override the finding suggests (leaky ReLU, Kaiming init) trains without them."""
+    epochs = "trainer.max_epochs=30"
+    _, found, run = train_and_diagnose(cli, tmp_path, "xor", "+experiment=xor_mlp", "model.init=default", epochs)
+    dead = next(f for f in found if f["kind"] == "dead_units")
+    assert dead["severity"] == "warning"
+    assert dead["evidence"]["layers"] == {"model.net.3": 0.5}, dead
+    assert dead["suggestion"] == "model.activation=leaky_relu model.init=kaiming"
+    last = [r for r in run.read_diagnostics() if r["epoch"] == 30 and r["layer"] == "model.net.3"]
+    assert last[0]["dead_fraction"] == 0.5  # the evidence is the run's own diagnostics.csv
+
+    _, fixed, _ = train_and_diagnose(cli, tmp_path, "fixed", "+experiment=xor_mlp", epochs, *dead["suggestion"].split())
+    assert "dead_units" not in warnings_of(fixed)
+
+
+def test_a_debug_run_gets_only_the_rules_that_apply_to_it(cli, tmp_path):
+    """An overfit run trains and validates on the same 2 batches for trainer.overfit_epochs: neither its curves
+    nor its config's max_epochs say anything about fitting, so no underfitting / stopped-too-soon finding."""
+    _, found, _ = train_and_diagnose(
+        cli, tmp_path, "overfit", "+experiment=digits_mlp", "debug=overfit", "trainer.overfit_epochs=30"
+    )
+    assert found[0]["kind"] == "debug_run" and found[0]["evidence"] == {"mode": "overfit"}
+    assert warnings_of(found) == [], found

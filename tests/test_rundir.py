@@ -121,3 +121,14 @@ def test_a_rebuilt_run_predicts_as_the_run_measured(tmp_path):
     assert {k: measured[k] for k in metrics["test"]} == pytest.approx(metrics["test"])
     with pytest.raises(ConfigError, match="bad override for eval: "):
         open_run(run, "final", ["model.no_such_key=1"], command="eval")
+
+
+def test_atomic_writes_get_the_mode_open_would_give(tmp_path):
+    """mkstemp makes 0600 files; a run's files (metrics, exports) must be as readable as open() makes them."""
+    import os
+
+    from dlrun.rundir import write_text
+
+    write_text(tmp_path / "a.txt", "x")
+    (tmp_path / "b.txt").write_text("x")
+    assert os.stat(tmp_path / "a.txt").st_mode & 0o777 == os.stat(tmp_path / "b.txt").st_mode & 0o777

@@ -167,12 +167,18 @@ def predict(
     checkpoint: str = typer.Option(
         "final", help="In a run directory: final (the weights the run ended with), best or last."
     ),
+    backend: str = typer.Option(
+        "torch",
+        "--backend",
+        help="torch (the checkpoint) or onnx (onnxruntime on `dlrun export`'s model: RUN may then also be an "
+        "export folder or its model.onnx).",
+    ),
 ) -> None:
     """Predict new rows: the input rows plus the predicted class and probabilities, or values in original units."""
     from dlrun.predict import predict_table, write_table
 
     try:
-        table = predict_table(run, input_file, prefer=checkpoint)
+        table = predict_table(run, input_file, prefer=checkpoint, backend=backend)
         write_table(table, output)
     except DlrunError as exc:
         fail(exc)
@@ -208,6 +214,31 @@ def sample(
     except DlrunError as exc:
         fail(exc)
     print(message, file=sys.stderr)
+
+
+@app.command("export")
+def export_(
+    run: Path = typer.Argument(..., metavar="RUN_DIR_OR_CHECKPOINT", help="A run directory or a checkpoint file."),
+    fmt: str = typer.Option(..., "--format", help="onnx or torchscript."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Folder to write into (default: RUN/export/<format>/)."
+    ),
+    checkpoint: str = typer.Option(
+        "final", help="In a run directory: final (the weights the run ended with), best or last."
+    ),
+) -> None:
+    """Export a trained model (ONNX or TorchScript) with a signature.json: inputs, output, classes and the fitted
+    preprocessing needed to use it outside dlrun. VAE and GAN runs export their sampling path (decoder, generator)."""
+    from dlrun.export.signature import describe
+    from dlrun.export.writer import export_run
+    from dlrun.rundir import SIGNATURE_FILE
+
+    try:
+        path, signature = export_run(run, fmt, output, prefer=checkpoint)
+    except DlrunError as exc:
+        fail(exc)
+    print(f"wrote {path} and {path.parent / SIGNATURE_FILE}")
+    print(describe(signature))
 
 
 @app.command()
@@ -283,6 +314,35 @@ def tensorboard(
     if not logdir.exists():
         fail(DlrunError(f"no such folder: {logdir}"))
     os.execv(sys.executable, [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--port", str(port)])
+
+
+@app.command(context_settings=PASSTHROUGH)
+def explain(
+    ctx: typer.Context,
+    path: Path = typer.Argument(
+        ..., metavar="RUN", help="A run directory or a checkpoint file (classification or regression)."
+    ),
+    split: str = typer.Option("test", help="Which split's examples to explain: test, val or train."),
+    n: int = typer.Option(16, "-n", help="How many examples of the split (its first N)."),
+    method: str = typer.Option(
+        "integrated_gradients", help="integrated_gradients, saliency, gradient_shap, occlusion (or a plugin's)."
+    ),
+    target: Optional[str] = typer.Option(
+        None, help="Explain this class (name or index; regression: output index) instead of the predicted one."
+    ),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of RUN/explain/METHOD/."),
+    checkpoint: str = typer.Option("final", help="In a run directory: final, best or last."),
+) -> None:
+    """Why the model predicts what it does: Captum attributions on N examples of a split (tables: per original
+    column plus permutation importance; images: heat maps; text: tokens; series: time steps)."""
+    from dlrun.explain.render import summary_lines
+    from dlrun.explain.run import explain_run
+
+    try:
+        result = explain_run(path, split, n, method, target, output, checkpoint, _strip_debug(list(ctx.args)))
+    except DlrunError as exc:
+        fail(exc)
+    print("\n".join(summary_lines(result)))
 
 
 def main() -> None:

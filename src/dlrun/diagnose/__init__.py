@@ -41,6 +41,13 @@ RULES = (
     fitting.interrupted,
 )
 
+# What a learning rate far off also causes: with lr_too_high or lr_too_low among the warnings, these findings say
+# so and suggest the learning rate's override instead of their own (fixing the cause usually clears them).
+CONSEQUENCES_OF_LR = ("underfitting", "below_baseline", "dead_units", "vanishing_gradients")
+
+# What still means something in a debug run (a few batches, or the same batches trained and validated on)
+DEBUG_RULES = (learning_rate.lr_too_high, layers.dead_units, layers.gradients)
+
 __all__ = ["Finding", "KINDS", "RULES", "diagnose", "diagnose_record", "summary_lines"]
 
 
@@ -57,7 +64,11 @@ def diagnose(path: str | Path) -> list[Finding]:
 
 
 def diagnose_record(record: RunRecord) -> list[Finding]:
-    found = [finding for rule in RULES for finding in rule(record)]
+    mode = record.debug_mode
+    rules = DEBUG_RULES if mode else RULES
+    found = _root_cause_first([finding for rule in rules for finding in rule(record)])
+    if mode:
+        found.insert(0, Finding("debug_run", INFO, f"A debug run (debug={mode}): {DEBUG_NOTE}", {"mode": mode}))
     if record.failure is not None and not record.finished and not record.diverged:
         error = record.failure.get("error", "unknown error")
         found.insert(0, Finding("failed", WARNING, f"The run failed: {error}.", dict(record.failure)))
@@ -67,6 +78,30 @@ def diagnose_record(record: RunRecord) -> list[Finding]:
     if record.name != ".":
         found = [_in_run(f, record.name) for f in found]
     return found
+
+
+DEBUG_NOTE = (
+    "only the divergence and per-layer rules apply; fitting, baselines and learning-rate curves need a full run."
+)
+
+
+def _root_cause_first(found: list[Finding]) -> list[Finding]:
+    cause = next((f for f in found if f.is_warning and f.kind in ("lr_too_high", "lr_too_low")), None)
+    if cause is None:
+        return found
+    return [
+        Finding(
+            f.kind,
+            f.severity,
+            f"{f.message} Probably a consequence of the learning rate ({cause.kind}): fix that first.",
+            {**f.evidence, "likely_cause": cause.kind},
+            cause.suggestion,
+            f.run,
+        )
+        if f.is_warning and f.kind in CONSEQUENCES_OF_LR
+        else f
+        for f in found
+    ]
 
 
 def _in_run(finding: Finding, name: str) -> Finding:

@@ -21,6 +21,7 @@ KINDS = (
     "early_stopping_cut",
     "failed",
     "interrupted",
+    "debug_run",
     "healthy",
 )
 

@@ -27,7 +27,6 @@ RISE_TAIL = 3
 FLAT_CHANGE = 0.01
 MIN_EPOCHS = 3
 LOWER_BY = 10.0  # suggest a learning rate this many times lower
-RAISE_BY = 100.0  # ... or this many times higher (a loss that does not move is orders of magnitude off)
 
 LOSS = "train/loss"
 
@@ -112,7 +111,8 @@ def lr_too_low(run: RunRecord) -> list[Finding]:
         return []
     message = (
         f"Learning rate too low: train/loss barely moved in {len(losses)} epochs ({first:.4g} at epoch "
-        f"{losses[0][0]}, at best {best:.4g}: {change:.2%} lower; threshold {FLAT_CHANGE:.0%})."
+        f"{losses[0][0]}, at best {best:.4g}: {change:.2%} lower; threshold {FLAT_CHANGE:.0%}); a loss that does "
+        "not move is orders of magnitude off, so let the range test pick the rate (`dlrun lr-find` shows its curve)."
     )
     evidence = {"epochs": len(losses), "first_train_loss": first, "best_train_loss": best, "relative_change": change}
-    return [Finding("lr_too_low", WARNING, message, evidence, lr_override(run, RAISE_BY))]
+    return [Finding("lr_too_low", WARNING, message, evidence, "optimizer.lr=auto")]

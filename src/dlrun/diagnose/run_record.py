@@ -38,6 +38,17 @@ class RunRecord:
             if key in row and row[key] is not None and math.isfinite(float(row[key]))
         ]
 
+    @property
+    def debug_mode(self) -> str | None:
+        """fast, overfit or profile when the run was a debug run of that mode (`debug=...`), else None."""
+        if self.setting("trainer.fast_dev_run"):
+            return "fast"
+        if (self.setting("trainer.overfit_batches") or 0) > 0:
+            return "overfit"
+        if self.setting("trainer.profile"):
+            return "profile"
+        return None
+
     def setting(self, dotted: str, default: Any = None) -> Any:
         """A config value by dotted key; `default` when the config, the key or a plain value is missing
         (an unresolved `${...}` interpolation counts as missing)."""

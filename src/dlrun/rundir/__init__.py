@@ -7,11 +7,14 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     diagnostics.csv       training-health signals per epoch and layer (DIAGNOSTICS_COLUMNS)
     diagnostics.png       those signals over epochs, one panel per signal, one line per layer
     profile/              debug=profile: top_ops.txt (top operators) and trace.pt.trace.json (Chrome trace)
+    explain/METHOD/       dlrun explain: summary.json and, by kind of data, columns.csv/.png, images.png,
+                          tokens.csv/.md and class_tokens.csv, steps.csv/.png
     lr_find.json/.png     the learning-rate range test's curve and suggestion (dlrun lr-find, optimizer.lr=auto)
     model_summary.txt     the model table printed at the start
     checkpoints/last.pt   written every epoch (resume from it)
     checkpoints/best.pt   written when the checkpoint monitor improves
     failed.json           a sweep job that failed: job, overrides, error, type, exit_code
+    export/<format>/      dlrun export: model.onnx or model.pt, signature.json, vocabulary.txt (dlrun.rundir.exports)
     .hydra/config.yaml    the composed config (Hydra writes it; every checkpoint holds it resolved)
     .hydra/overrides.yaml the command-line overrides
     fold_N/ refit/        the fold runs and the refit run of a K-fold parent (each a run directory)
@@ -25,6 +28,7 @@ API (light: importing `dlrun.rundir` does not import torch)::
                                           .lr_find .lr_find_plot .write_lr_find(result)
                                           .write_metrics(results) .write_history(rows) .write_model_summary(text)
                                           .write_failure(record) .write_diagnostics(rows)
+                                          .explain(method) .tensorboard
                                           .diagnostics_plot .write_diagnostics_plot(figure, dpi)
     atomic_open(path, mode="w")           context manager: a temp file in the same folder, fsync, os.replace
     write_text(path, text)  write_json(path, obj)  write_csv(path, rows, fieldnames)
@@ -54,6 +58,18 @@ from dlrun.rundir.layout import (
     DIAGNOSTICS_COLUMNS,
     DIAGNOSTICS_FILE,
     DIAGNOSTICS_PLOT_FILE,
+    EXPLAIN_CLASS_TOKENS_FILE,
+    EXPLAIN_COLUMNS_FILE,
+    EXPLAIN_COLUMNS_PLOT_FILE,
+    EXPLAIN_DIR,
+    EXPLAIN_IMAGES_FILE,
+    EXPLAIN_STEPS_FILE,
+    EXPLAIN_STEPS_PLOT_FILE,
+    EXPLAIN_SUMMARY_FILE,
+    EXPLAIN_TOKENS_FILE,
+    EXPLAIN_TOKENS_MD_FILE,
+    EXPORT_DIR,
+    EXPORT_MODEL_FILES,
     FAILED_FILE,
     HISTORY_FILE,
     LR_FIND_FILE,
@@ -67,6 +83,9 @@ from dlrun.rundir.layout import (
     PROFILE_TABLE_FILE,
     PROFILE_TRACE_FILE,
     REFIT_DIR,
+    SIGNATURE_FILE,
+    TENSORBOARD_DIR,
+    VOCABULARY_FILE,
     RunDir,
     resolve_checkpoint,
 )
@@ -104,6 +123,21 @@ __all__ = [
     "PROFILE_DIR",
     "PROFILE_TABLE_FILE",
     "PROFILE_TRACE_FILE",
+    "EXPLAIN_CLASS_TOKENS_FILE",
+    "EXPLAIN_COLUMNS_FILE",
+    "EXPLAIN_COLUMNS_PLOT_FILE",
+    "EXPLAIN_DIR",
+    "EXPLAIN_IMAGES_FILE",
+    "EXPLAIN_STEPS_FILE",
+    "EXPLAIN_STEPS_PLOT_FILE",
+    "EXPLAIN_SUMMARY_FILE",
+    "EXPLAIN_TOKENS_FILE",
+    "EXPLAIN_TOKENS_MD_FILE",
+    "TENSORBOARD_DIR",
+    "EXPORT_DIR",
+    "EXPORT_MODEL_FILES",
+    "SIGNATURE_FILE",
+    "VOCABULARY_FILE",
     "OPTUNA_STUDY_FILE",
     "PARETO_PLOT_FILE",
     *_CHECKPOINT_API,

@@ -46,6 +46,25 @@ PROFILE_DIR = "profile"
 PROFILE_TABLE_FILE = "profile/top_ops.txt"
 PROFILE_TRACE_FILE = "profile/trace.pt.trace.json"
 
+# `dlrun explain`: one folder per attribution method under explain/ (or the folder -o names), and TensorBoard's
+EXPLAIN_DIR = "explain"
+EXPLAIN_SUMMARY_FILE = "summary.json"  # method, split, examples, rankings, files written
+EXPLAIN_COLUMNS_FILE = "columns.csv"  # tables: per original column, attribution and permutation importance, ranked
+EXPLAIN_COLUMNS_PLOT_FILE = "columns.png"  # the ranked bar charts of both
+EXPLAIN_IMAGES_FILE = "images.png"  # images: input | heat map overlaid, true and predicted class
+EXPLAIN_TOKENS_FILE = "tokens.csv"  # text: one row per (example, token) with its attribution
+EXPLAIN_TOKENS_MD_FILE = "tokens.md"  # text: each example's text with the tokens that pushed its prediction
+EXPLAIN_CLASS_TOKENS_FILE = "class_tokens.csv"  # text: the most influential tokens per predicted class
+EXPLAIN_STEPS_FILE = "steps.csv"  # series: attribution per time step of the window (and per input feature)
+EXPLAIN_STEPS_PLOT_FILE = "steps.png"
+TENSORBOARD_DIR = "tensorboard"  # the TensorBoard logger's event files (dlrun tensorboard RUN)
+
+# `dlrun export`: export/<format>/ holds the model file, its signature.json and (text) the vocabulary
+EXPORT_DIR = "export"
+EXPORT_MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
+SIGNATURE_FILE = "signature.json"
+VOCABULARY_FILE = "vocabulary.txt"
+
 # an Optuna sweep's folder (hparams_search=optuna): the study, and the Pareto front of a multi-objective one
 OPTUNA_STUDY_FILE = "optuna.db"
 PARETO_PLOT_FILE = "pareto_front.png"
@@ -215,6 +234,18 @@ class RunDir:
     @property
     def profile_trace(self) -> Path:
         return self.path / PROFILE_TRACE_FILE
+
+    def explain(self, method: str) -> Path:
+        """explain/{method}/: what `dlrun explain --method METHOD` writes (EXPLAIN_* file names)."""
+        return self.path / EXPLAIN_DIR / method
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / TENSORBOARD_DIR
+
+    def export_dir(self, fmt: str) -> Path:
+        """export/<fmt>/ (onnx or torchscript): where `dlrun export` writes by default."""
+        return self.path / EXPORT_DIR / fmt
 
     def write_failure(self, record: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
