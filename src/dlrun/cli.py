@@ -268,12 +268,21 @@ def report(
     ),
     fmt: str = typer.Option("table", "--format", help="table, markdown or csv."),
     skip_first: int = typer.Option(0, "--skip-first", help="Leave the first N epochs out of the curves PNG."),
+    dashboard: bool = typer.Option(
+        False, "--dashboard", help="Serve optuna-dashboard on the sweep's Optuna study (127.0.0.1) instead."
+    ),
+    port: int = typer.Option(8080, "--port", help="The dashboard's port (with --dashboard)."),
 ) -> None:
     """Compare the runs of a sweep: a table sorted by a metric (best marked, failed jobs listed) and a PNG of
-    their validation curves written into the folder."""
+    their validation curves written into the folder (an Optuna multi-objective study: also its Pareto front)."""
     from dlrun.sweep_report import report as make_report
 
     try:
+        if dashboard:
+            from dlrun.sweep_study import dashboard as serve_dashboard
+
+            serve_dashboard(path, port)
+            return
         make_report(path, metric, fmt, skip_first)
     except DlrunError as exc:
         fail(exc)

@@ -41,6 +41,11 @@ class Run:
     def status(self) -> str:
         if self.error:
             return f"failed: {self.error}"
+        if self.metrics is not None and self.metrics.get("pruned"):
+            pruned = self.metrics["pruned"]
+            if "folds_done" in pruned:
+                return f"pruned after fold {pruned['folds_done']}"
+            return f"pruned at epoch {pruned['epoch']}"
         return "ok" if self.metrics is not None else "no metrics.json (running or killed)"
 
 
@@ -287,3 +292,33 @@ def report(root: Path, metric: str | None, fmt: str, skip_first: int = 0) -> Non
             print(f"  {r.name}: {r.error}")
     if picture:
         print(f"validation curves: {picture}")
+    print_pareto_front(root, fmt)
+
+
+def print_pareto_front(root: Path, fmt: str) -> None:
+    """A multi-objective Optuna study in the folder: its Pareto front as a table and a PNG."""
+    from dlrun.sweep_study import pareto_front, study_file
+
+    if study_file(root) is None:
+        return
+    try:
+        found = pareto_front(root)
+    except ImportError:  # optuna not installed: the runs' table is all there is
+        return
+    if found is None:
+        return
+    header, body, picture = found
+    if fmt == "csv":
+        return
+    print(f"Pareto front ({len(body)} trials):")
+    if fmt == "markdown":
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join(" --- " for _ in header) + "|")
+        for row in body:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(c) for c in col) for col in zip(header, *body, strict=False)]
+        for row in [header, *body]:
+            print("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=False)))
+    if picture:
+        print(f"Pareto front picture: {picture}")

@@ -100,6 +100,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         callbacks.append(Diagnostics.from_config(tcfg.diagnostics, data, checked.plots))
     if debug.profile_steps(tcfg):
         callbacks.append(Profile(debug.profile_steps(tcfg), save=main))
+    pruning = optuna_pruning(cfg, tcfg.checkpoint.monitor) if main else None
+    callbacks += [pruning] if pruning is not None else []
 
     meta = {
         "config": _plain(cfg),
@@ -138,6 +140,9 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         "baselines": baselines(task, data, cfg.seed),
         "wall_time_s": time.perf_counter() - started,
     }
+    results["parameters"] = task.parameter_count()
+    if pruning is not None and pruning.pruned_at is not None:
+        results["pruned"] = {"epoch": pruning.pruned_at}
     if main:
         RunDir(run_dir).write_metrics(results)
         pictures = draw_run(checked.plots, run_dir, results, task, data, shown, predicted)
@@ -189,6 +194,19 @@ def _resume_state(resume: str | None, run_dir: Path) -> dict | None:
 
 def _plain(node):
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def optuna_pruning(cfg, monitor: str):
+    """The callback reporting to this job's Optuna trial (inside an Optuna sweep; not in a K-fold's folds,
+    whose parent reports the running mean over the folds)."""
+    from dlrun.optuna_trial import TrialReporter, in_trial
+
+    if not in_trial() or cfg.cv.get("fold") is not None:
+        return None
+    from dlrun.callbacks.optuna_pruning import OptunaPruning
+
+    reporter = TrialReporter.from_env()
+    return OptunaPruning(monitor, reporter) if reporter is not None and reporter.enabled else None
 
 
 def _best_scalar(best: dict) -> dict:

@@ -41,6 +41,7 @@ def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool
     check_refit(cfg, cv.refit)
 
     dirs = [files.fold(k).path for k in range(cv.runs)]
+    pruned = None
     configs = [fold_config(cfg, k) for k in range(cv.runs)]
     log.info(
         "%s: %d-fold cross-validation%s, %d model(s)%s",
@@ -53,9 +54,14 @@ def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool
     if cv.parallel > 1:
         _train_parallel(configs, dirs, cv.parallel, train)
     else:
+        reporter = fold_reporter()  # inside an Optuna sweep: the running mean over the folds finished
         for k, (fold_cfg, fold_dir) in enumerate(zip(configs, dirs, strict=False)):
             log.info("fold %d/%d -> %s", k + 1, cv.runs, fold_dir)
             _tagged(k, train, fold_cfg, fold_dir, progress)
+            if reporter is not None and reporter.report(running_mean(dirs[: k + 1], monitor), k + 1):
+                log.info("pruned by the Optuna study after fold %d/%d", k + 1, cv.runs)
+                dirs, pruned = dirs[: k + 1], {"epoch": k + 1, "folds_done": k + 1}
+                break
     folds = [RunDir(d).read_metrics() for d in dirs]
     summary = aggregate(folds, monitor, mode)
 
@@ -65,7 +71,9 @@ def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool
         "best": {monitor: summary["mean"][monitor]},
         "test": {},
     }
-    if cv.refit:
+    if pruned is not None:
+        results["pruned"] = pruned
+    if cv.refit and pruned is None:
         results["refit"] = _refit(cfg, summary, files.refit, progress, train)
         results["test"] = results["refit"].pop("test")
     results["wall_time_s"] = time.perf_counter() - started
@@ -76,6 +84,23 @@ def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool
     print_cv_summary(results, run_dir)
     mean = summary["mean"][monitor]
     return float(mean) if math.isfinite(mean) else None
+
+
+def fold_reporter():
+    """This K-fold job's Optuna trial reporter (`dlrun.optuna_trial`), or None outside an Optuna sweep."""
+    from dlrun.optuna_trial import TrialReporter, in_trial
+
+    if not in_trial():
+        return None
+    reporter = TrialReporter.from_env()
+    return reporter if reporter is not None and reporter.enabled else None
+
+
+def running_mean(dirs: list[Path], monitor: str) -> float:
+    """The mean of the monitored metric's best value over the folds finished so far."""
+    values = [((RunDir(d).read_metrics() or {}).get("best") or {}).get(monitor) for d in dirs]
+    values = [float(v) for v in values if v is not None]
+    return sum(values) / len(values) if values else math.nan
 
 
 def fold_config(cfg: DictConfig, k: int) -> DictConfig:

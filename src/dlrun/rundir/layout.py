@@ -65,6 +65,10 @@ EXPORT_MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
 SIGNATURE_FILE = "signature.json"
 VOCABULARY_FILE = "vocabulary.txt"
 
+# an Optuna sweep's folder (hparams_search=optuna): the study, and the Pareto front of a multi-objective one
+OPTUNA_STUDY_FILE = "optuna.db"
+PARETO_PLOT_FILE = "pareto_front.png"
+
 
 @dataclass(frozen=True)
 class RunDir:
