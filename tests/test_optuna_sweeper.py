@@ -3,6 +3,7 @@ studies, the report of a study, the dashboard, and the joblib and submitit launc
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -243,6 +244,16 @@ def test_report_dashboard_serves_optuna_dashboard_on_localhost(tmp_path):
         assert page is not None and "<html" in page.lower()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as response:
             assert "demo" in response.read().decode()
+        browser = shutil.which("chromium") or shutil.which("chromium-browser")
+        if browser:  # a real headless browser runs the dashboard's JavaScript, which lists the study
+            rendered = subprocess.run(
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"]
+                + ["--dump-dom", f"http://127.0.0.1:{port}/dashboard/"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            ).stdout
+            assert "demo" not in page and "demo" in rendered, rendered[-2000:]
     finally:
         server.terminate()
         server.wait(10)
