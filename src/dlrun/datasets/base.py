@@ -119,6 +119,7 @@ class DataBundle:
     device: torch.device = field(default_factory=lambda: _cpu())
     # split -> naive forecaster -> its predictions of the split's targets, in data units (datasets/timeseries.py)
     naive_forecasts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    sampler: str = "shuffle"  # shuffle: a seeded permutation per epoch | balanced: class-balanced draw (balance.py)
 
     def to(self, device: torch.device) -> DataBundle:
         if self.loader == "dataloader":  # the DataLoader moves each batch; the data stays on the CPU
@@ -139,8 +140,14 @@ class DataBundle:
             return None
         shard = (distributed.rank(), distributed.world())  # each process sees its own share of the split
         if self.loader == "dataloader":
-            return LoaderBatches(split, batch_size, train, seed, self.transform, self.device, self.num_workers, *shard)
-        return TensorBatches(split, batch_size, train, seed, self.transform, *shard)
+            found = LoaderBatches(split, batch_size, train, seed, self.transform, self.device, self.num_workers, *shard)
+        else:
+            found = TensorBatches(split, batch_size, train, seed, self.transform, *shard)
+        if train and self.sampler == "balanced":
+            from dlrun.datasets.balance import row_weights
+
+            found.row_weights = row_weights(split.y)
+        return found
 
 
 def _cpu() -> torch.device:

@@ -21,13 +21,25 @@ from dlrun.tasks.base import Task
 class SupervisedTask(Task):
     default_loss = "mse"
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None, metrics: list[str] | None, top_k: int):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        loss: str | None,
+        metrics: list[str] | None,
+        top_k: int,
+        class_weights=None,
+        pos_weight=None,
+        label_smoothing: float = 0.0,
+    ):
         super().__init__()
         self.info = info
         self.model = build_model(cfg.model, info)
         self.models["model"] = self.model
         self.loss_name = loss or self.default_loss
-        self.loss_fn = LOSSES.build(self.loss_name, where="task.loss")
+        self.loss_fn = LOSSES.build(
+            self.loss_name, where="task.loss", **self.loss_options(class_weights, pos_weight, label_smoothing)
+        )
         self.metric_names = list(metrics) if metrics is not None else self.default_metrics()
         for name in self.metric_names:
             M.METRICS.get(name)
@@ -40,6 +52,19 @@ class SupervisedTask(Task):
 
     def default_metrics(self) -> list[str]:
         return []
+
+    def loss_options(self, class_weights, pos_weight, label_smoothing: float) -> dict:
+        """Options of the loss from task.class_weights / pos_weight / label_smoothing (classification only)."""
+        given = [k for k, v in (("class_weights", class_weights), ("pos_weight", pos_weight)) if v is not None]
+        if label_smoothing:
+            given.append("label_smoothing")
+        if given:
+            raise ConfigError(f"task.{given[0]} is for classification; this is a {self.info.kind} task")
+        return {}
+
+    def setup(self, device, grad_clip, autocast_dtype) -> None:
+        super().setup(device, grad_clip, autocast_dtype)
+        self.loss_fn.to(device)  # class weights live in the loss
 
     # how targets and outputs line up for the loss and for the metrics
     def _loss_input(self, out: torch.Tensor) -> torch.Tensor:
@@ -118,7 +143,7 @@ class SupervisedTask(Task):
 class ClassificationTask(SupervisedTask):
     """Binary (one logit, BCE-with-logits) or multiclass (softmax cross-entropy) classification."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, **imbalance):
         if info.kind != "classification":
             raise ConfigError(
                 f"task 'classification' needs class labels, but data set '{cfg.dataset.name}' is a regression data set"
@@ -127,7 +152,7 @@ class ClassificationTask(SupervisedTask):
             raise ConfigError(f"data set '{cfg.dataset.name}' has one label per step: use task=tagging")
         self.binary = info.binary
         self.default_loss = "bce" if self.binary else "cross_entropy"
-        super().__init__(cfg, info, loss, metrics, top_k)
+        super().__init__(cfg, info, loss, metrics, top_k, **imbalance)
         if self.binary != (self.loss_name == "bce"):
             raise ConfigError(
                 f"task.loss '{self.loss_name}' does not fit {info.num_classes} classes; "
@@ -140,6 +165,28 @@ class ClassificationTask(SupervisedTask):
     def _loss_input(self, out):
         return out.squeeze(-1) if self.binary else out
 
+    def loss_options(self, class_weights, pos_weight, label_smoothing: float) -> dict:
+        from dlrun.tasks import imbalance
+
+        counts, names = self.info.class_counts, self.info.class_names
+        options = {"label_smoothing": float(label_smoothing)} if label_smoothing else {}
+        if self.loss_name == "bce":
+            if class_weights is not None:
+                if pos_weight is not None:
+                    raise ConfigError("set task.class_weights or task.pos_weight, not both")
+                weights = imbalance.class_weights(class_weights, counts, names)
+                pos_weight = weights[1] / weights[0]  # BCE weighs the positive class relative to the negative
+            found = imbalance.pos_weight(pos_weight, counts)
+            if found is not None:
+                options["pos_weight"] = found
+            return options
+        if pos_weight is not None:
+            raise ConfigError(f"task.pos_weight is for two classes; with {len(names)} use task.class_weights")
+        weights = imbalance.class_weights(class_weights, counts, names)
+        if weights is not None:
+            options["weight"] = weights
+        return options
+
     def scores(self, out):
         return torch.sigmoid(out.squeeze(-1)) if self.binary else torch.softmax(out, dim=-1)
 
@@ -147,13 +194,13 @@ class ClassificationTask(SupervisedTask):
 class TaggingTask(ClassificationTask):
     """Sequence tagging: one class per step (the books' part-of-speech tagger); padded steps do not count."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, **imbalance):
         if not info.per_step:
             raise ConfigError(
                 f"task 'tagging' needs one label per step (dataset=tagged_text); "
                 f"data set '{cfg.dataset.name}' has one per row"
             )
-        super().__init__(cfg, info, loss, metrics, top_k)
+        super().__init__(cfg, info, loss, metrics, top_k, **imbalance)
 
     def default_metrics(self):
         return ["accuracy", "f1"]
@@ -169,14 +216,14 @@ class TaggingTask(ClassificationTask):
 class RegressionTask(SupervisedTask):
     """Regression of numeric targets (loss mse, mae or huber)."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
+    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, **imbalance):
         if info.kind != "regression":
             raise ConfigError(
                 f"task 'regression' needs numeric targets, but data set '{cfg.dataset.name}' has class labels"
             )
         if loss is not None and loss not in ("mse", "mae", "huber"):
             raise ConfigError(f"task.loss '{loss}' is not a regression loss; use mse, mae or huber")
-        super().__init__(cfg, info, loss, metrics, top_k)
+        super().__init__(cfg, info, loss, metrics, top_k, **imbalance)
 
     def default_metrics(self):
         return ["mae", "mse", "rmse", "r2"]
