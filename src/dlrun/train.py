@@ -141,6 +141,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         "wall_time_s": time.perf_counter() - started,
     }
     results["parameters"] = task.parameter_count()
+    if shown == "test" and predicted is not None and hasattr(task, "per_class"):
+        results["test_per_class"] = task.per_class(predicted)
     if pruning is not None and pruning.pruned_at is not None:
         results["pruned"] = {"epoch": pruning.pruned_at}
     if main:

@@ -86,5 +86,21 @@ def r2(y, p, ctx) -> float:
     return float(skm.r2_score(y, p))
 
 
+def balanced_accuracy(y, p, ctx) -> float:
+    """Mean of the per-class recalls (accuracy that every class counts equally in)."""
+    return float(skm.balanced_accuracy_score(y, _labels(p)))
+
+
+def f1_macro(y, p, ctx) -> float:
+    """F1 score, unweighted mean over classes (= f1)."""
+    return _prf(y, p, ctx, 2)
+
+
+def f1_weighted(y, p, ctx) -> float:
+    """F1 score, mean over classes weighted by their support."""
+    labels = list(range(max(ctx.get("num_classes", 2), 2)))
+    return float(skm.f1_score(y, _labels(p), labels=labels, average="weighted", zero_division=0))
+
+
 def compute(names: list[str], y_true: np.ndarray, y_score: np.ndarray, ctx: dict) -> dict[str, float]:
     return {name: METRICS.get(name)(y_true, y_score, ctx) for name in names}

@@ -190,6 +190,14 @@ class ClassificationTask(SupervisedTask):
     def scores(self, out):
         return torch.sigmoid(out.squeeze(-1)) if self.binary else torch.softmax(out, dim=-1)
 
+    def per_class(self, predicted: tuple[torch.Tensor, torch.Tensor]) -> dict:
+        """Precision, recall, F1 and support of each class for (outputs, targets) of `predict`."""
+        from dlrun.metrics.per_class import per_class_table, predicted_labels
+
+        out, y = predicted
+        labels = predicted_labels(self.scores(out.float()).cpu().numpy())
+        return per_class_table(y.cpu().numpy(), labels, self.info.class_names)
+
 
 class TaggingTask(ClassificationTask):
     """Sequence tagging: one class per step (the books' part-of-speech tagger); padded steps do not count."""
