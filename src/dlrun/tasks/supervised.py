@@ -28,9 +28,9 @@ class SupervisedTask(Task):
         loss: str | None,
         metrics: list[str] | None,
         top_k: int,
-        class_weights=None,
-        pos_weight=None,
-        label_smoothing: float = 0.0,
+        class_weights,
+        pos_weight,
+        label_smoothing: float,
     ):
         super().__init__()
         self.info = info
@@ -143,7 +143,9 @@ class SupervisedTask(Task):
 class ClassificationTask(SupervisedTask):
     """Binary (one logit, BCE-with-logits) or multiclass (softmax cross-entropy) classification."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, **imbalance):
+    def __init__(
+        self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, class_weights, pos_weight, label_smoothing
+    ):
         if info.kind != "classification":
             raise ConfigError(
                 f"task 'classification' needs class labels, but data set '{cfg.dataset.name}' is a regression data set"
@@ -152,7 +154,7 @@ class ClassificationTask(SupervisedTask):
             raise ConfigError(f"data set '{cfg.dataset.name}' has one label per step: use task=tagging")
         self.binary = info.binary
         self.default_loss = "bce" if self.binary else "cross_entropy"
-        super().__init__(cfg, info, loss, metrics, top_k, **imbalance)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing)
         if self.binary != (self.loss_name == "bce"):
             raise ConfigError(
                 f"task.loss '{self.loss_name}' does not fit {info.num_classes} classes; "
@@ -202,13 +204,15 @@ class ClassificationTask(SupervisedTask):
 class TaggingTask(ClassificationTask):
     """Sequence tagging: one class per step (the books' part-of-speech tagger); padded steps do not count."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, **imbalance):
+    def __init__(
+        self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, class_weights, pos_weight, label_smoothing
+    ):
         if not info.per_step:
             raise ConfigError(
                 f"task 'tagging' needs one label per step (dataset=tagged_text); "
                 f"data set '{cfg.dataset.name}' has one per row"
             )
-        super().__init__(cfg, info, loss, metrics, top_k, **imbalance)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing)
 
     def default_metrics(self):
         return ["accuracy", "f1"]
@@ -224,14 +228,16 @@ class TaggingTask(ClassificationTask):
 class RegressionTask(SupervisedTask):
     """Regression of numeric targets (loss mse, mae or huber)."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, **imbalance):
+    def __init__(
+        self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, class_weights, pos_weight, label_smoothing
+    ):
         if info.kind != "regression":
             raise ConfigError(
                 f"task 'regression' needs numeric targets, but data set '{cfg.dataset.name}' has class labels"
             )
         if loss is not None and loss not in ("mse", "mae", "huber"):
             raise ConfigError(f"task.loss '{loss}' is not a regression loss; use mse, mae or huber")
-        super().__init__(cfg, info, loss, metrics, top_k, **imbalance)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing)
 
     def default_metrics(self):
         return ["mae", "mse", "rmse", "r2"]
