@@ -42,6 +42,12 @@ def print_summary(results: dict, run_dir: Path, monitor: str) -> None:
                 mine,
                 base,
             )
+    if results.get("threshold"):
+        t = results["threshold"]
+        console.print(
+            f"decision threshold {t['value']:.4f}, chosen on the {t['split']} split: "
+            f"{t['metric']} {t['at_0.5']:.4f} at 0.5 -> {t['chosen']:.4f}"
+        )
     if results.get("test_per_class"):
         console.print(per_class_table(results["test_per_class"]))
     print_diagnosis(run_dir)

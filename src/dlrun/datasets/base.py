@@ -79,6 +79,8 @@ class DataInfo:
     embeddings: list[list[int]] = field(default_factory=list)
     vocab_size: int = 0  # > 0: inputs are token ids in [0, vocab_size), 0 = padding (datasets/vocabulary.py)
     per_step: bool = False  # one class label per sequence step (tagging); padded steps hold IGNORE_LABEL
+    class_counts: list[int] = field(default_factory=list)  # training rows of each class (datasets/balance.py)
+    threshold: float = 0.5  # two classes: probability of class 1 from which rows are predicted 1 (task.threshold)
 
     @property
     def in_features(self) -> int:

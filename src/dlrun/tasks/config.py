@@ -39,6 +39,11 @@ class Supervised:
     label_smoothing: float = option(
         0.0, "classification: targets are smoothed towards the uniform distribution by this much", ge=0, lt=1
     )
+    threshold: Literal["auto"] | float = option(
+        0.5,
+        "two classes: rows whose probability of class 1 reaches this are predicted 1; auto picks it on the "
+        "validation split for the monitored metric (f1 when the monitor is the loss or auc)",
+    )
 
     def check_config(self, config: dict, name: str) -> None:
         from dlrun.losses.config import LOSSES
@@ -46,6 +51,8 @@ class Supervised:
         from dlrun.tasks.imbalance import check_spec
 
         check_spec(self.class_weights, self.pos_weight)
+        if self.threshold != "auto" and not 0 < self.threshold < 1:
+            raise ConfigError(f"task.threshold must be auto or in (0, 1), got {self.threshold}")
 
         family = model_task(config["model"]["name"])
         if family is not None:

@@ -31,6 +31,7 @@ class SupervisedTask(Task):
         class_weights,
         pos_weight,
         label_smoothing: float,
+        threshold,
     ):
         super().__init__()
         self.info = info
@@ -38,12 +39,18 @@ class SupervisedTask(Task):
         self.models["model"] = self.model
         self.loss_name = loss or self.default_loss
         self.loss_fn = LOSSES.build(
-            self.loss_name, where="task.loss", **self.loss_options(class_weights, pos_weight, label_smoothing)
+            self.loss_name,
+            where="task.loss",
+            **self.loss_options(class_weights, pos_weight, label_smoothing),
         )
         self.metric_names = list(metrics) if metrics is not None else self.default_metrics()
         for name in self.metric_names:
             M.METRICS.get(name)
         self.metric_ctx = {"top_k": top_k, "num_classes": info.num_classes}
+        if threshold != 0.5 and not info.binary:
+            raise ConfigError(f"task.threshold is for two classes; this {info.kind} task has {info.num_classes}")
+        self.auto_threshold = threshold == "auto"
+        self.set_threshold(info.threshold if self.auto_threshold else float(threshold))
         reg = OmegaConf.to_container(cfg.regularization, resolve=True)
         self.reg = Regularization(**reg)
         self.penalized = self.reg.weights(self.model) if self.reg.active else []
@@ -61,6 +68,11 @@ class SupervisedTask(Task):
         if given:
             raise ConfigError(f"task.{given[0]} is for classification; this is a {self.info.kind} task")
         return {}
+
+    def set_threshold(self, threshold: float) -> None:
+        """The decision threshold of a binary task: in its metrics and in the info saved with checkpoints."""
+        self.threshold = self.info.threshold = threshold
+        self.metric_ctx["threshold"] = threshold
 
     def setup(self, device, grad_clip, autocast_dtype) -> None:
         super().setup(device, grad_clip, autocast_dtype)
@@ -144,7 +156,16 @@ class ClassificationTask(SupervisedTask):
     """Binary (one logit, BCE-with-logits) or multiclass (softmax cross-entropy) classification."""
 
     def __init__(
-        self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, class_weights, pos_weight, label_smoothing
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        loss,
+        metrics,
+        top_k,
+        class_weights,
+        pos_weight,
+        label_smoothing,
+        threshold,
     ):
         if info.kind != "classification":
             raise ConfigError(
@@ -154,7 +175,7 @@ class ClassificationTask(SupervisedTask):
             raise ConfigError(f"data set '{cfg.dataset.name}' has one label per step: use task=tagging")
         self.binary = info.binary
         self.default_loss = "bce" if self.binary else "cross_entropy"
-        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing, threshold)
         if self.binary != (self.loss_name == "bce"):
             raise ConfigError(
                 f"task.loss '{self.loss_name}' does not fit {info.num_classes} classes; "
@@ -197,7 +218,7 @@ class ClassificationTask(SupervisedTask):
         from dlrun.metrics.per_class import per_class_table, predicted_labels
 
         out, y = predicted
-        labels = predicted_labels(self.scores(out.float()).cpu().numpy())
+        labels = predicted_labels(self.scores(out.float()).cpu().numpy(), self.threshold)
         return per_class_table(y.cpu().numpy(), labels, self.info.class_names)
 
 
@@ -205,14 +226,23 @@ class TaggingTask(ClassificationTask):
     """Sequence tagging: one class per step (the books' part-of-speech tagger); padded steps do not count."""
 
     def __init__(
-        self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, class_weights, pos_weight, label_smoothing
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        loss,
+        metrics,
+        top_k,
+        class_weights,
+        pos_weight,
+        label_smoothing,
+        threshold,
     ):
         if not info.per_step:
             raise ConfigError(
                 f"task 'tagging' needs one label per step (dataset=tagged_text); "
                 f"data set '{cfg.dataset.name}' has one per row"
             )
-        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing, threshold)
 
     def default_metrics(self):
         return ["accuracy", "f1"]
@@ -229,7 +259,16 @@ class RegressionTask(SupervisedTask):
     """Regression of numeric targets (loss mse, mae or huber)."""
 
     def __init__(
-        self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k, class_weights, pos_weight, label_smoothing
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        loss,
+        metrics,
+        top_k,
+        class_weights,
+        pos_weight,
+        label_smoothing,
+        threshold,
     ):
         if info.kind != "regression":
             raise ConfigError(
@@ -237,7 +276,7 @@ class RegressionTask(SupervisedTask):
             )
         if loss is not None and loss not in ("mse", "mae", "huber"):
             raise ConfigError(f"task.loss '{loss}' is not a regression loss; use mse, mae or huber")
-        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing, threshold)
 
     def default_metrics(self):
         return ["mae", "mse", "rmse", "r2"]
