@@ -138,3 +138,42 @@ def test_balanced_weights_are_computed_from_the_training_split(table):
     assert np.allclose(weights, len(data.train) / (3 * counts))
     cfg = compose(["logger=none", "dataset=wine", "task.class_weights={class_2: 4}"])
     assert build_task(cfg, build_data(cfg).info).loss_fn.weight.tolist() == [1, 1, 4]
+
+
+def test_auto_threshold_raises_validation_f1_and_eval_and_predict_use_it(tmp_path, table, cli):
+    import csv
+
+    run = tmp_path / "run"
+    _, metrics = train_in_process([*BASE, f"dataset.path={table}", "task.threshold=auto"], run)
+    chosen = metrics["threshold"]
+    assert chosen["split"] == "val" and chosen["metric"] == "f1"
+    assert chosen["chosen"] > chosen["at_0.5"] and chosen["value"] != 0.5
+    evaluated = cli("eval", str(run), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    import json
+
+    assert json.loads(evaluated.stdout.strip().splitlines()[-1])["f1"] == pytest.approx(metrics["test"]["f1"])
+    out = tmp_path / "predicted.csv"
+    assert cli("predict", str(run), str(table), "-o", str(out)).returncode == 0
+    rows = list(csv.DictReader(out.open()))
+    assert all((float(r["probability_rare"]) >= chosen["value"]) == (r["predicted_label"] == "rare") for r in rows)
+
+
+def test_best_threshold_maximizes_the_metric():
+    from dlrun.tasks.threshold import best_threshold, metric_for
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.1).astype(int)
+    p = np.clip(0.25 + 0.15 * y + 0.05 * rng.standard_normal(400), 0, 1)  # (nearly) every score below 0.5
+    threshold, value = best_threshold(y, p, "f1", {"num_classes": 2})
+    assert threshold < 0.5
+    assert value == pytest.approx(skm.f1_score(y, p >= threshold, average="macro"))
+    assert value > skm.f1_score(y, p >= 0.5, average="macro") + 0.2
+    assert metric_for("val/loss") == "f1" and metric_for("val/balanced_accuracy") == "balanced_accuracy"
+
+
+def test_threshold_on_a_multiclass_task_is_one_line(tmp_path, cli):
+    result = cli("train", "dataset=iris", "task.threshold=auto")
+    assert_one_line_error(result, "task.threshold is for two classes; this classification task has 3", tmp_path)
+    result = cli("train", "dataset=moons", "task.threshold=1.5")
+    assert_one_line_error(result, "task.threshold must be auto or in (0, 1), got 1.5", tmp_path)
