@@ -108,6 +108,8 @@ def test_bad_class_weights_are_one_line_exit_2(tmp_path, cli, table, override, m
 def test_class_weights_on_a_regression_task_is_one_line(tmp_path, cli):
     result = cli("train", "dataset=diabetes", "task.class_weights=balanced")
     assert_one_line_error(result, "task.class_weights is for classification; this is a regression task", tmp_path)
+    result = cli("train", "dataset=diabetes", "dataset.sampler=balanced")
+    assert_one_line_error(result, "dataset.sampler=balanced draws class labels equally often", tmp_path)
 
 
 def test_label_smoothing_reaches_the_loss():
