@@ -26,9 +26,9 @@ DATE_FORMATS = (
     "%B %d %Y",
 )
 TIME_FORMATS = ("%H:%M:%S.%f", "%H:%M:%S", "%H:%M")
-DATETIME_FORMATS = tuple(
-    f"{d}{sep}{t}" for d in DATE_FORMATS[:7] for sep in ("T", " ") for t in TIME_FORMATS
-) + tuple(f"{d}T{t}Z" for d in DATE_FORMATS[:1] for t in TIME_FORMATS)
+DATETIME_FORMATS = tuple(f"{d}{sep}{t}" for d in DATE_FORMATS[:7] for sep in ("T", " ") for t in TIME_FORMATS) + tuple(
+    f"{d}T{t}Z" for d in DATE_FORMATS[:1] for t in TIME_FORMATS
+)
 MIN_PARSED = 0.95  # share of a column's present values that must parse for it to be a date column
 SECONDS_PER_DAY = 86400.0
 # (feature, period) of the cyclic parts: each becomes a sin and a cos column
@@ -47,7 +47,7 @@ def detect_format(values) -> str | None:
 
     present = pd.Series(values)[pd.notna(values)].astype(str).str.strip()
     present = present[present != ""]
-    if len(present) == 0 or not present.str.contains(r"\d").all():
+    if len(present) == 0 or present.iloc[:50].str.contains(r"\d").mean() < MIN_PARSED:
         return None
     if present.str.fullmatch(r"[+-]?\d+(\.\d*)?").any() and not present.str.fullmatch(r"\d{8}").all():
         return None  # plain numbers are numbers
