@@ -1,6 +1,5 @@
 """Real-world columns of `dataset=csv`: dates written as text, ID-like columns, infinite numbers, encodings."""
 
-import json
 import logging
 
 import numpy as np
@@ -108,7 +107,7 @@ def test_season_in_a_date_column_is_learned_the_id_is_dropped_and_predict_equals
 
 def test_declared_date_column_keeps_unparseable_values_as_missing_and_ids_named_in_features_stay(tmp_path):
     path = tmp_path / "t.csv"
-    rows = ["key,day,y"] + [f"{i},2020-01-{1 + i % 28:02d},{i % 2}" for i in range(40)] + ["99,someday,1"]
+    rows = ["key,day,y"] + [f"{i},2020-01-{1 + i % 28:02d},{i % 2}" for i in range(60)] + ["99,someday,1"]
     path.write_text("\n".join(rows) + "\n")
     raw = DATASETS.build("csv", path=str(path), target="y", features={"day": "date", "key": "numeric"}, infer=False)
     assert set(raw.x.columns) == {"day", "key"}  # `key` is ID-like but named in features: kept

@@ -84,7 +84,8 @@ class TableFormat:
             list(dataset.get("na_values") or []),
             dataset.get("comment"),
             dataset.get("quotes", True),
-            dataset.get("encoding") or "utf-8",
+            (dataset.get("encoding") if dataset.get("name", "csv") == "csv" else None) or "utf-8",  # text_csv's
+            # `encoding` is its vocabulary's
         )
 
 
@@ -339,7 +340,7 @@ class CsvTable:
         return TablePreprocessor(specs, kind, self.target, self.target_scale, self.onehot_max_levels)
 
 
-ID_MIN_ROWS = 20  # fewer rows: too few to tell an ID from a measurement
+ID_MIN_ROWS = 50  # fewer rows: too few to tell an ID from a measurement
 ID_DISTINCT = 0.95  # share of the rows with a value of their own
 
 
