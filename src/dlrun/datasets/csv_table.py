@@ -84,8 +84,8 @@ class TableFormat:
             list(dataset.get("na_values") or []),
             dataset.get("comment"),
             dataset.get("quotes", True),
-            (dataset.get("encoding") if dataset.get("name", "csv") == "csv" else None) or "utf-8",  # text_csv's
-            # `encoding` is its vocabulary's
+            # dataset=csv's file encoding (text_csv's `encoding` is its vocabulary's, not the file's)
+            (dataset.get("encoding") if dataset.get("name", "csv") == "csv" else None) or "utf-8",
         )
 
 
