@@ -135,3 +135,26 @@ def test_a_cp1252_file_fails_naming_dataset_encoding_and_reads_with_it(tmp_path,
     bom = tmp_path / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8"))
     assert "city" in DATASETS.build("csv", path=str(bom), sep="semicolon", target="label").x.columns
+
+
+def test_free_text_column_becomes_a_bag_of_words_not_a_categorical(tmp_path):
+    from dlrun.datasets import build_data
+
+    rng = np.random.default_rng(1)
+    fillers = ["the room was", "our stay felt", "staff and food were", "the view looked", "breakfast seemed"]
+    rows = []
+    for i in range(120):
+        good = rng.random() < 0.5
+        word = rng.choice(["great", "lovely"]) if good else rng.choice(["awful", "dirty"])
+        rows.append({"stars": int(rng.integers(1, 6)), "note": f"{rng.choice(fillers)} {word} {i}", "ok": int(good)})
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    cfg = compose(["dataset=csv", f"dataset.path={path}", "dataset.target=ok"])
+    data = build_data(cfg)
+    note = next(c for c in data.preprocessing["columns"] if c["name"] == "note")
+    assert note["kind"] == "text" and {"great", "awful", "dirty", "lovely"} <= set(note["words"])
+    names = data.preprocessing["feature_names"]
+    assert "note:great" in names and data.info.input_shape == (len(names),)
+    great = names.index("note:great")
+    x, y = data.train.x.cpu().numpy(), data.train.y.cpu().numpy()
+    assert (x[:, great] > 0).sum() > 0 and np.all(y[x[:, great] > 0] == 1)  # the word's column marks its rows

@@ -12,6 +12,8 @@ Kinds (as in the books' feature columns):
 - `date` / `datetime`: text in one date format (`format`, found from the training file when unset;
   `datasets/dates.py`), expanded into the year (z-scored) and the sin/cos of month, day of week, day of
   year and, for a datetime, hour. A value that does not parse is missing (the training median date).
+- `text`: free text as a bag of words: one 0/1 column per word of the training rows' `num_words` most
+  frequent (`datasets/vocabulary.py`); a missing value is the empty text.
 
 Missing numbers take the training rows' median. The fitted state is plain data (lists, numbers,
 strings), saved in every checkpoint, so evaluation and prediction apply exactly the same transform.
@@ -26,9 +28,10 @@ import numpy as np
 
 from dlrun.datasets.base import Preprocessor
 from dlrun.datasets.dates import date_feature_names, date_features, fitted_year
+from dlrun.datasets.vocabulary import TextPreprocessor
 from dlrun.errors import ConfigError, DataError, did_you_mean
 
-KINDS = ("numeric", "categorical", "bucketized", "passthrough", "date", "datetime")
+KINDS = ("numeric", "categorical", "bucketized", "passthrough", "date", "datetime", "text")
 DATE_KINDS = ("date", "datetime")
 OPTIONS = {  # per kind: option -> default
     "numeric": {},
@@ -37,6 +40,7 @@ OPTIONS = {  # per kind: option -> default
     "bucketized": {"boundaries": None, "right": False, "encoding": "index"},
     "date": {"format": None},
     "datetime": {"format": None},
+    "text": {"num_words": 1000},
 }
 ENCODINGS = {"categorical": ("auto", "onehot", "embedding"), "bucketized": ("index", "onehot")}
 MISSING_LEVEL = "<missing>"
@@ -77,6 +81,8 @@ def column_spec(column: str, spec: Any) -> dict:
         full["boundaries"] = [float(b) for b in bounds]
     if kind in DATE_KINDS and full["format"] is not None and not isinstance(full["format"], str):
         raise ConfigError(f"{where}.format must be a strftime format such as '%Y-%m-%d', got {full['format']!r}")
+    if kind == "text" and (not isinstance(full["num_words"], int) or full["num_words"] < 1):
+        raise ConfigError(f"{where}.num_words must be a positive integer, got {full['num_words']!r}")
     if kind == "categorical":
         dim = full["embedding_dim"]
         if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim < 1):
@@ -127,6 +133,11 @@ def parse_levels(values) -> np.ndarray:
     import pandas as pd
 
     return np.asarray([str(v).strip() if pd.notna(v) else MISSING_LEVEL for v in values], dtype=object)
+
+
+def parse_text(values) -> np.ndarray:
+    """Free text; a missing value is the empty text."""
+    return np.asarray([v if isinstance(v, str) else "" if v is None or v != v else str(v) for v in values], object)
 
 
 def sort_levels(levels) -> list[str]:
@@ -182,6 +193,10 @@ class TablePreprocessor(Preprocessor):
             if column["encoding"] == "embedding":
                 column["dim"] = spec["embedding_dim"] or embedding_size(len(levels) + 1)
             return column
+        if spec["kind"] == "text":
+            prep = TextPreprocessor("multi_hot", spec["num_words"])
+            column.update(words=prep.fit(list(values), None)["words"], token_pattern=prep.token_pattern)
+            return column
         values = np.asarray(values, np.float64)
         present = values[~np.isnan(values)]
         if len(present) == 0:
@@ -206,6 +221,10 @@ class TablePreprocessor(Preprocessor):
                     codes.append(found.astype(np.float32)[:, None])
                 else:
                     dense.append(np.eye(len(index) + 1, dtype=np.float32)[found][:, 1:])
+                continue
+            if column["kind"] == "text":
+                bag = {"encoding": "multi_hot", "words": column["words"], "token_pattern": column["token_pattern"]}
+                dense.append(TextPreprocessor().transform(parse_text(values), {**bag, "tokenized": False}))
                 continue
             values = np.asarray(values, np.float64)
             if column["kind"] in DATE_KINDS:
@@ -238,6 +257,8 @@ def feature_names(columns: list[dict]) -> list[str]:
             codes.append(f"{c['name']} (embedding index)")
         elif c["kind"] == "categorical":
             dense += [f"{c['name']}={level}" for level in c["levels"]]
+        elif c["kind"] == "text":
+            dense += [f"{c['name']}:{word}" for word in c["words"]]
         elif c["kind"] in DATE_KINDS:
             dense += date_feature_names(c["name"], c["kind"] == "datetime")
         elif c["kind"] == "bucketized" and c["encoding"] == "onehot":

@@ -24,6 +24,7 @@ from dlrun.datasets.columns import (
     is_numeric,
     parse_levels,
     parse_numbers,
+    parse_text,
     sort_levels,
 )
 from dlrun.datasets.dates import detect_format, is_datetime_format, parse_dates
@@ -180,6 +181,8 @@ def parse_column(values, column: dict, source: str):
         return parse_levels(values)
     if column["kind"] in DATE_KINDS:
         return parse_dates(values, column["format"])
+    if column["kind"] == "text":
+        return parse_text(values)
     return parse_numbers(values, column["name"], source)
 
 
@@ -352,7 +355,24 @@ def infer_column(name: str, values) -> dict:
     fmt = detect_format(values)
     if fmt is not None:
         return column_spec(name, {"kind": "datetime" if is_datetime_format(fmt) else "date", "format": fmt})
+    if is_free_text(values):
+        return column_spec(name, "text")
     return column_spec(name, "categorical")
+
+
+TEXT_MIN_WORDS = 3  # free text: at least this many words per value on average...
+TEXT_DISTINCT = 0.5  # ...and at least this share of the values distinct
+
+
+def is_free_text(values) -> bool:
+    """Long strings with many distinct values: sentences, descriptions, comments (not category names)."""
+    import pandas as pd
+
+    present = values[pd.notna(values)].astype(str).str.strip()
+    if len(present) < 2:
+        return False
+    words = present.str.split().str.len().mean()
+    return bool(words >= TEXT_MIN_WORDS and present.nunique() >= TEXT_DISTINCT * len(present))
 
 
 def is_id_like(values, kind: str) -> bool:

@@ -32,6 +32,8 @@ def column_groups(preprocessing: dict, in_features: int, space: str = "inputs") 
             dense.append((c["name"], len(c["levels"])))
         elif c["kind"] == "bucketized" and c["encoding"] == "onehot":
             dense.append((c["name"], len(c["boundaries"]) + 1))
+        elif c["kind"] == "text":  # one 0/1 column per word of the vocabulary
+            dense.append((c["name"], len(c["words"])))
         elif c["kind"] in ("date", "datetime"):  # year and sin/cos pairs (datasets/dates.py)
             dense.append((c["name"], len(date_feature_names(c["name"], c["kind"] == "datetime"))))
         else:
