@@ -169,12 +169,15 @@ class TablePreprocessor(Preprocessor):
         super().__init__()
         self.columns, self.kind, self.target = columns, kind, target
         self.target_scale, self.onehot_max_levels = target_scale, onehot_max_levels
+        self.schema: list[dict] | None = None  # the file's inferred schema (datasets/table_schema.py), when read
 
     def fit(self, x, y: np.ndarray) -> dict[str, Any]:
         fitted = [self._fit_column(spec, x[spec["name"]].to_numpy()) for spec in self.columns]
         state: dict[str, Any] = {"kind": self.kind, "target": self.target, "columns": fitted}
         state["feature_names"] = feature_names(fitted)
         state["embeddings"] = [[len(c["levels"]), c["dim"]] for c in fitted if c.get("encoding") == "embedding"]
+        if self.schema is not None:
+            state["schema"] = self.schema
         if self.kind == "regression":
             y = np.asarray(y, np.float64)
             if self.target_scale == "standard":

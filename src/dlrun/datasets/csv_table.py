@@ -28,6 +28,7 @@ from dlrun.datasets.columns import (
     sort_levels,
 )
 from dlrun.datasets.dates import detect_format, is_datetime_format, parse_dates
+from dlrun.datasets.table_schema import render_schema, schema_rows
 from dlrun.errors import ConfigError, DataError, did_you_mean
 
 log = logging.getLogger("dlrun")
@@ -281,6 +282,7 @@ class CsvTable:
                 ", ".join(ids),
             )
             specs = [s for s in specs if s["name"] not in ids]
+        self.left_out = ids
         if not specs:
             raise DataError(f"{self.path}: no feature columns left besides the target '{self.target}'")
         inferred = [f"{s['name']} {s['kind']}" for s in specs if s["name"] not in declared]
@@ -292,6 +294,8 @@ class CsvTable:
         if self.dropna:
             keep &= frame[used].notna().all(axis=1).to_numpy()
         x = parse_columns(frame, specs, str(self.path))  # parsed before dropping rows: row numbers are the file's
+        self.schema = schema_rows(frame, x, specs, self.target, ids)
+        log.info("%s: columns\n%s", self.path, render_schema(self.schema))
         if not keep.all():
             log.info(
                 "%s: dropped %d of %d rows with a missing %s",
@@ -340,7 +344,9 @@ class CsvTable:
         return kind
 
     def _preprocessor(self, specs: list[dict], kind: str) -> TablePreprocessor:
-        return TablePreprocessor(specs, kind, self.target, self.target_scale, self.onehot_max_levels)
+        prep = TablePreprocessor(specs, kind, self.target, self.target_scale, self.onehot_max_levels)
+        prep.schema = self.schema  # the inferred schema, kept with the fitted state (RunDir.write_table_schema)
+        return prep
 
 
 ID_MIN_ROWS = 50  # fewer rows: too few to tell an ID from a measurement
