@@ -66,7 +66,7 @@ def test_season_in_a_date_column_is_learned_the_id_is_dropped_and_predict_equals
     ]
     with caplog.at_level(logging.INFO, logger="dlrun"):
         _, with_dates = train_in_process(args, tmp_path / "dates")
-    warned = [r.getMessage() for r in caplog.records if "ID-like" in r.getMessage()]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "ID-like" in r.getMessage()]
     assert warned == [
         f"{path}: left out ID-like column(s) order_id (a distinct value on nearly every row); "
         "name them in dataset.features to keep them"
@@ -78,6 +78,8 @@ def test_season_in_a_date_column_is_learned_the_id_is_dropped_and_predict_equals
     assert with_dates["test"]["accuracy"] - without["test"]["accuracy"] >= 0.2
 
     run = tmp_path / "dates"
+    schema = pd.read_csv(run / "table_schema.csv").set_index("column")
+    assert schema.loc["when", "kind"] == "date" and schema.loc["order_id", "kind"] == "left out (ID-like)"
     checkpoint = Predictor(run)
     columns = {c["name"]: c for c in checkpoint.preprocessing["columns"]}
     assert set(columns) == {"when", "noise"}  # the ID is not a feature
