@@ -42,7 +42,28 @@ def print_summary(results: dict, run_dir: Path, monitor: str) -> None:
                 mine,
                 base,
             )
+    if results.get("threshold"):
+        t = results["threshold"]
+        console.print(
+            f"decision threshold {t['value']:.4f}, chosen on the {t['split']} split: "
+            f"{t['metric']} {t['at_0.5']:.4f} at 0.5 -> {t['chosen']:.4f}"
+        )
+    if results.get("test_per_class"):
+        console.print(per_class_table(results["test_per_class"]))
     print_diagnosis(run_dir)
+
+
+def per_class_table(report: dict) -> Table:
+    """The test split's per-class precision, recall, F1 and support (scikit-learn's classification report)."""
+    table = Table(title="test split: per class", show_header=True, header_style="bold")
+    table.add_column("class")
+    for column in ("precision", "recall", "f1", "support"):
+        table.add_column(column, justify="right")
+    for name, row in report.items():
+        if isinstance(row, dict):
+            figures = [f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1-score']:.4f}"]
+            table.add_row(name, *figures, str(int(row["support"])))
+    return table
 
 
 def print_diagnosis(run_dir: Path) -> None:

@@ -75,6 +75,7 @@ class SavedRun:
         from dlrun.tasks.base import build_task, resolve_task_name
 
         info = info if info is not None else self.info
+        info.threshold = self.info.threshold  # the decision threshold chosen in training (task.threshold=auto)
         task = build_task(self.config, info)
         task.setup(self.device, None, None)
         restore_task(task, self.state, weights_only=True, source=self.checkpoint)

@@ -32,6 +32,7 @@ from dlrun.rundir import RunDir
 from dlrun.rundir.checkpoints import load_checkpoint, resolve_checkpoint, restore_task
 from dlrun.sanity.labels import apply_sanity
 from dlrun.tasks import build_task
+from dlrun.tasks.threshold import choose_threshold
 from dlrun.trainer import Trainer, debug
 from dlrun.trainer.loop import seed_everything
 from dlrun.trainer.profiling import Profile
@@ -127,6 +128,9 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         image_grids.log_inputs(data, run_dir, logger)
     with debug.anomaly_detection(tcfg.detect_anomaly, trainer):
         history = trainer.fit(task, data)
+    threshold = choose_threshold(
+        task, data, trainer.eval_batch_size, tcfg.checkpoint.monitor, run_dir if main else None
+    )
     test_batches = debug.test_batches(tcfg, data.batches("test", trainer.eval_batch_size))
     test = task.evaluate(test_batches) if data.test is not None else {}
     shown = "test" if data.test is not None else "val"  # the split the pictures show
@@ -143,6 +147,10 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         "wall_time_s": time.perf_counter() - started,
     }
     results["parameters"] = task.parameter_count()
+    if shown == "test" and predicted is not None and hasattr(task, "per_class"):
+        results["test_per_class"] = task.per_class(predicted)
+    if threshold is not None:
+        results["threshold"] = threshold
     if pruning is not None and pruning.pruned_at is not None:
         results["pruned"] = {"epoch": pruning.pruned_at}
     if main:

@@ -79,6 +79,8 @@ class DataInfo:
     embeddings: list[list[int]] = field(default_factory=list)
     vocab_size: int = 0  # > 0: inputs are token ids in [0, vocab_size), 0 = padding (datasets/vocabulary.py)
     per_step: bool = False  # one class label per sequence step (tagging); padded steps hold IGNORE_LABEL
+    class_counts: list[int] = field(default_factory=list)  # training rows of each class (datasets/balance.py)
+    threshold: float = 0.5  # two classes: probability of class 1 from which rows are predicted 1 (task.threshold)
 
     @property
     def in_features(self) -> int:
@@ -119,6 +121,7 @@ class DataBundle:
     device: torch.device = field(default_factory=lambda: _cpu())
     # split -> naive forecaster -> its predictions of the split's targets, in data units (datasets/timeseries.py)
     naive_forecasts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    sampler: str = "shuffle"  # shuffle: a seeded permutation per epoch | balanced: class-balanced draw (balance.py)
 
     def to(self, device: torch.device) -> DataBundle:
         if self.loader == "dataloader":  # the DataLoader moves each batch; the data stays on the CPU
@@ -139,8 +142,14 @@ class DataBundle:
             return None
         shard = (distributed.rank(), distributed.world())  # each process sees its own share of the split
         if self.loader == "dataloader":
-            return LoaderBatches(split, batch_size, train, seed, self.transform, self.device, self.num_workers, *shard)
-        return TensorBatches(split, batch_size, train, seed, self.transform, *shard)
+            found = LoaderBatches(split, batch_size, train, seed, self.transform, self.device, self.num_workers, *shard)
+        else:
+            found = TensorBatches(split, batch_size, train, seed, self.transform, *shard)
+        if train and self.sampler == "balanced":
+            from dlrun.datasets.balance import row_weights
+
+            found.row_weights = row_weights(split.y)
+        return found
 
 
 def _cpu() -> torch.device:

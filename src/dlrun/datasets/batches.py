@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
+from dlrun.datasets.balance import balanced_order
+
 if TYPE_CHECKING:  # base.DataBundle.batches builds these batches: a run-time import back would be a cycle
     from dlrun.datasets.base import Split
 
@@ -44,11 +46,14 @@ class _Batches:
         self.split, self.batch_size, self.train, self.seed, self.transform = split, batch_size, train, seed, transform
         self.rank, self.world = rank, world
         self.epoch = 0
+        self.row_weights: torch.Tensor | None = None  # set: class-balanced draws (dataset.sampler=balanced)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def indices(self) -> torch.Tensor:
+        if self.train and self.row_weights is not None:
+            return balanced_order(self.row_weights, self.seed, self.epoch, self.rank, self.world)
         return shard(len(self.split), self.seed, self.epoch, self.train, self.rank, self.world)
 
     def __len__(self) -> int:

@@ -9,6 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Subset
 
+from dlrun.datasets.balance import class_counts
 from dlrun.datasets.base import DataBundle, DataInfo, Preprocessor, RawData, Split
 from dlrun.datasets.config import DATASETS
 from dlrun.datasets.images import BatchTransform, ImageData, channel_stats
@@ -33,6 +34,25 @@ def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSele
     rows picked for training.
     """
     data = OmegaConf.to_container(cfg.dataset, resolve=True)
+    bundle = _build(data, preprocessing, rows)
+    return with_balance(bundle, data.get("sampler", "shuffle"), data["name"])
+
+
+def with_balance(bundle: DataBundle, sampler: str, name: str) -> DataBundle:
+    """The training split's class counts in the info, and the sampler of training batches."""
+    info = bundle.info
+    if info.kind == "classification":
+        info.class_counts = class_counts(bundle.train.y, info.num_classes)
+    if sampler == "balanced" and (info.kind != "classification" or info.per_step):
+        raise ConfigError(
+            f"dataset.sampler=balanced draws class labels equally often; data set '{name}' has "
+            + ("one label per step" if info.per_step else "no class labels")
+        )
+    bundle.sampler = sampler
+    return bundle
+
+
+def _build(data: dict, preprocessing: dict | None, rows: RowSelector | None) -> DataBundle:
     raw: RawData = DATASETS.build(data["name"], where="dataset", **{k: v for k, v in data.items() if k != "name"})
     if isinstance(raw, ImageData):
         if rows is not None:

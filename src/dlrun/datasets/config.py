@@ -12,7 +12,7 @@ from typing import Any, Literal
 from dlrun.registry import Registry
 from dlrun.schema import option
 
-ENGINE_KEYS = ("split", "standardize", "normalize", "augment", "loader", "num_workers", "memory_limit_mb")
+ENGINE_KEYS = ("split", "standardize", "normalize", "augment", "loader", "num_workers", "memory_limit_mb", "sampler")
 DATASETS = Registry("dataset", group="dataset", engine_keys=ENGINE_KEYS)
 
 Encoding = Literal["sequence", "multi_hot"]
@@ -44,6 +44,11 @@ class Split:
 @dataclass
 class Dataset:
     split: Split = option(Split(), "how rows are divided")
+    sampler: Literal["shuffle", "balanced"] = option(
+        "shuffle",
+        "training batches: shuffle (a seeded permutation per epoch) | balanced (classes drawn equally often, "
+        "with replacement, seeded; classification only)",
+    )
 
 
 @dataclass

@@ -17,7 +17,8 @@ def prediction_columns(values: np.ndarray, info, target: str) -> dict[str, list]
     values = np.asarray(values)
     if info.kind == "classification":
         proba = np.stack([1.0 - values, values], axis=1) if values.ndim == 1 else values
-        decided = (values >= 0.5).astype(int) if values.ndim == 1 else values.argmax(axis=1)  # as accuracy reads them
+        threshold = getattr(info, "threshold", 0.5)  # task.threshold, as the run's metrics read them
+        decided = (values >= threshold).astype(int) if values.ndim == 1 else values.argmax(axis=1)
         out: dict[str, list] = {f"predicted_{target}": [info.class_names[i] for i in decided]}
         for i, name in enumerate(info.class_names):
             out[f"probability_{name}"] = shortest(proba[:, i])

@@ -8,7 +8,18 @@ from dlrun.registry import Registry
 
 METRICS = Registry("metric")
 
-MAXIMIZED = ("accuracy", "f1", "f1_positive", "precision", "recall", "auc", "r2")
+MAXIMIZED = (
+    "accuracy",
+    "f1",
+    "f1_positive",
+    "precision",
+    "recall",
+    "auc",
+    "r2",
+    "balanced_accuracy",
+    "f1_macro",
+    "f1_weighted",
+)
 
 
 def resolve_mode(mode: str, monitor: str, where: str) -> str:
@@ -44,3 +55,12 @@ METRICS.add_lazy("mae", "dlrun.metrics.functions:mae", "Mean absolute error.")
 METRICS.add_lazy("mse", "dlrun.metrics.functions:mse", "Mean squared error.")
 METRICS.add_lazy("rmse", "dlrun.metrics.functions:rmse", "Root mean squared error.")
 METRICS.add_lazy("r2", "dlrun.metrics.functions:r2", "Coefficient of determination R^2.")
+METRICS.add_lazy(
+    "balanced_accuracy",
+    "dlrun.metrics.functions:balanced_accuracy",
+    "Mean of the per-class recalls (accuracy that every class counts equally in).",
+)
+METRICS.add_lazy("f1_macro", "dlrun.metrics.functions:f1_macro", "F1 score, unweighted mean over classes (= f1).")
+METRICS.add_lazy(
+    "f1_weighted", "dlrun.metrics.functions:f1_weighted", "F1 score, mean over classes weighted by their support."
+)

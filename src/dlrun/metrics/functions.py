@@ -14,13 +14,15 @@ from sklearn import metrics as skm
 from dlrun.metrics.config import METRICS
 
 
-def _labels(y_score: np.ndarray) -> np.ndarray:
-    return (y_score >= 0.5).astype(np.int64) if y_score.ndim == 1 else y_score.argmax(axis=1)
+def _labels(y_score: np.ndarray, ctx: dict) -> np.ndarray:
+    """Class 1 from `ctx["threshold"]` (task.threshold, default 0.5) for one score per row, else the argmax."""
+    threshold = ctx.get("threshold", 0.5)
+    return (y_score >= threshold).astype(np.int64) if y_score.ndim == 1 else y_score.argmax(axis=1)
 
 
 def accuracy(y, p, ctx) -> float:
     """Fraction of correct predictions."""
-    return float(skm.accuracy_score(y, _labels(p)))
+    return float(skm.accuracy_score(y, _labels(p, ctx)))
 
 
 def top_k_accuracy(y, p, ctx) -> float:
@@ -33,7 +35,7 @@ def top_k_accuracy(y, p, ctx) -> float:
 
 def _prf(y, p, ctx, which: int) -> float:
     labels = list(range(max(ctx.get("num_classes", 2), 2)))
-    values = skm.precision_recall_fscore_support(y, _labels(p), labels=labels, average="macro", zero_division=0)
+    values = skm.precision_recall_fscore_support(y, _labels(p, ctx), labels=labels, average="macro", zero_division=0)
     return float(values[which])
 
 
@@ -54,7 +56,7 @@ def f1(y, p, ctx) -> float:
 
 def f1_positive(y, p, ctx) -> float:
     """F1 score of class 1 alone (two classes: the second class name in sorted order, e.g. spam of ham/spam)."""
-    return float(skm.f1_score(y, _labels(p), pos_label=1, average="binary", zero_division=0))
+    return float(skm.f1_score(y, _labels(p, ctx), pos_label=1, average="binary", zero_division=0))
 
 
 def auc(y, p, ctx) -> float:
@@ -84,6 +86,22 @@ def rmse(y, p, ctx) -> float:
 def r2(y, p, ctx) -> float:
     """Coefficient of determination R^2."""
     return float(skm.r2_score(y, p))
+
+
+def balanced_accuracy(y, p, ctx) -> float:
+    """Mean of the per-class recalls (accuracy that every class counts equally in)."""
+    return float(skm.balanced_accuracy_score(y, _labels(p, ctx)))
+
+
+def f1_macro(y, p, ctx) -> float:
+    """F1 score, unweighted mean over classes (= f1)."""
+    return _prf(y, p, ctx, 2)
+
+
+def f1_weighted(y, p, ctx) -> float:
+    """F1 score, mean over classes weighted by their support."""
+    labels = list(range(max(ctx.get("num_classes", 2), 2)))
+    return float(skm.f1_score(y, _labels(p, ctx), labels=labels, average="weighted", zero_division=0))
 
 
 def compute(names: list[str], y_true: np.ndarray, y_score: np.ndarray, ctx: dict) -> dict[str, float]:

@@ -28,10 +28,31 @@ class Supervised:
         None, "metrics over each whole split; null picks the task's defaults; see `dlrun list metrics`"
     )
     top_k: int = option(5, "k of the top_k_accuracy metric", ge=1)
+    class_weights: Literal["balanced"] | list[float] | dict[str, float] | None = option(
+        None,
+        "classification: weight of each class in the loss: balanced (n / (classes * n_class), from the training "
+        "split) | [w0, w1, ...] in class order | {class_name: w} (unnamed classes 1) | null (all 1)",
+    )
+    pos_weight: Literal["balanced"] | float | None = option(
+        None, "two classes: weight of the positive class in BCE: a number | balanced (negatives / positives) | null"
+    )
+    label_smoothing: float = option(
+        0.0, "classification: targets are smoothed towards the uniform distribution by this much", ge=0, lt=1
+    )
+    threshold: Literal["auto"] | float = option(
+        0.5,
+        "two classes: rows whose probability of class 1 reaches this are predicted 1; auto picks it on the "
+        "validation split for the monitored metric (f1 when the monitor is the loss or auc)",
+    )
 
     def check_config(self, config: dict, name: str) -> None:
         from dlrun.losses.config import LOSSES
         from dlrun.metrics.config import METRICS
+        from dlrun.tasks.imbalance import check_spec
+
+        check_spec(self.class_weights, self.pos_weight)
+        if self.threshold != "auto" and not 0 < self.threshold < 1:
+            raise ConfigError(f"task.threshold must be auto or in (0, 1), got {self.threshold}")
 
         family = model_task(config["model"]["name"])
         if family is not None:

@@ -21,17 +21,36 @@ from dlrun.tasks.base import Task
 class SupervisedTask(Task):
     default_loss = "mse"
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss: str | None, metrics: list[str] | None, top_k: int):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        loss: str | None,
+        metrics: list[str] | None,
+        top_k: int,
+        class_weights,
+        pos_weight,
+        label_smoothing: float,
+        threshold,
+    ):
         super().__init__()
         self.info = info
         self.model = build_model(cfg.model, info)
         self.models["model"] = self.model
         self.loss_name = loss or self.default_loss
-        self.loss_fn = LOSSES.build(self.loss_name, where="task.loss")
+        self.loss_fn = LOSSES.build(
+            self.loss_name,
+            where="task.loss",
+            **self.loss_options(class_weights, pos_weight, label_smoothing),
+        )
         self.metric_names = list(metrics) if metrics is not None else self.default_metrics()
         for name in self.metric_names:
             M.METRICS.get(name)
         self.metric_ctx = {"top_k": top_k, "num_classes": info.num_classes}
+        if threshold != 0.5 and not info.binary:
+            raise ConfigError(f"task.threshold is for two classes; this {info.kind} task has {info.num_classes}")
+        self.auto_threshold = threshold == "auto"
+        self.set_threshold(info.threshold if self.auto_threshold else float(threshold))
         reg = OmegaConf.to_container(cfg.regularization, resolve=True)
         self.reg = Regularization(**reg)
         self.penalized = self.reg.weights(self.model) if self.reg.active else []
@@ -40,6 +59,24 @@ class SupervisedTask(Task):
 
     def default_metrics(self) -> list[str]:
         return []
+
+    def loss_options(self, class_weights, pos_weight, label_smoothing: float) -> dict:
+        """Options of the loss from task.class_weights / pos_weight / label_smoothing (classification only)."""
+        given = [k for k, v in (("class_weights", class_weights), ("pos_weight", pos_weight)) if v is not None]
+        if label_smoothing:
+            given.append("label_smoothing")
+        if given:
+            raise ConfigError(f"task.{given[0]} is for classification; this is a {self.info.kind} task")
+        return {}
+
+    def set_threshold(self, threshold: float) -> None:
+        """The decision threshold of a binary task: in its metrics and in the info saved with checkpoints."""
+        self.threshold = self.info.threshold = threshold
+        self.metric_ctx["threshold"] = threshold
+
+    def setup(self, device, grad_clip, autocast_dtype) -> None:
+        super().setup(device, grad_clip, autocast_dtype)
+        self.loss_fn.to(device)  # class weights live in the loss
 
     # how targets and outputs line up for the loss and for the metrics
     def _loss_input(self, out: torch.Tensor) -> torch.Tensor:
@@ -118,7 +155,18 @@ class SupervisedTask(Task):
 class ClassificationTask(SupervisedTask):
     """Binary (one logit, BCE-with-logits) or multiclass (softmax cross-entropy) classification."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        loss,
+        metrics,
+        top_k,
+        class_weights,
+        pos_weight,
+        label_smoothing,
+        threshold,
+    ):
         if info.kind != "classification":
             raise ConfigError(
                 f"task 'classification' needs class labels, but data set '{cfg.dataset.name}' is a regression data set"
@@ -127,7 +175,7 @@ class ClassificationTask(SupervisedTask):
             raise ConfigError(f"data set '{cfg.dataset.name}' has one label per step: use task=tagging")
         self.binary = info.binary
         self.default_loss = "bce" if self.binary else "cross_entropy"
-        super().__init__(cfg, info, loss, metrics, top_k)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing, threshold)
         if self.binary != (self.loss_name == "bce"):
             raise ConfigError(
                 f"task.loss '{self.loss_name}' does not fit {info.num_classes} classes; "
@@ -140,20 +188,61 @@ class ClassificationTask(SupervisedTask):
     def _loss_input(self, out):
         return out.squeeze(-1) if self.binary else out
 
+    def loss_options(self, class_weights, pos_weight, label_smoothing: float) -> dict:
+        from dlrun.tasks import imbalance
+
+        counts, names = self.info.class_counts, self.info.class_names
+        options = {"label_smoothing": float(label_smoothing)} if label_smoothing else {}
+        if self.loss_name == "bce":
+            if class_weights is not None:
+                if pos_weight is not None:
+                    raise ConfigError("set task.class_weights or task.pos_weight, not both")
+                weights = imbalance.class_weights(class_weights, counts, names)
+                pos_weight = weights[1] / weights[0]  # BCE weighs the positive class relative to the negative
+            found = imbalance.pos_weight(pos_weight, counts)
+            if found is not None:
+                options["pos_weight"] = found
+            return options
+        if pos_weight is not None:
+            raise ConfigError(f"task.pos_weight is for two classes; with {len(names)} use task.class_weights")
+        weights = imbalance.class_weights(class_weights, counts, names)
+        if weights is not None:
+            options["weight"] = weights
+        return options
+
     def scores(self, out):
         return torch.sigmoid(out.squeeze(-1)) if self.binary else torch.softmax(out, dim=-1)
+
+    def per_class(self, predicted: tuple[torch.Tensor, torch.Tensor]) -> dict:
+        """Precision, recall, F1 and support of each class for (outputs, targets) of `predict`."""
+        from dlrun.metrics.per_class import per_class_table, predicted_labels
+
+        out, y = predicted
+        labels = predicted_labels(self.scores(out.float()).cpu().numpy(), self.threshold)
+        return per_class_table(y.cpu().numpy(), labels, self.info.class_names)
 
 
 class TaggingTask(ClassificationTask):
     """Sequence tagging: one class per step (the books' part-of-speech tagger); padded steps do not count."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        loss,
+        metrics,
+        top_k,
+        class_weights,
+        pos_weight,
+        label_smoothing,
+        threshold,
+    ):
         if not info.per_step:
             raise ConfigError(
                 f"task 'tagging' needs one label per step (dataset=tagged_text); "
                 f"data set '{cfg.dataset.name}' has one per row"
             )
-        super().__init__(cfg, info, loss, metrics, top_k)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing, threshold)
 
     def default_metrics(self):
         return ["accuracy", "f1"]
@@ -169,14 +258,25 @@ class TaggingTask(ClassificationTask):
 class RegressionTask(SupervisedTask):
     """Regression of numeric targets (loss mse, mae or huber)."""
 
-    def __init__(self, cfg: DictConfig, info: DataInfo, loss, metrics, top_k):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        info: DataInfo,
+        loss,
+        metrics,
+        top_k,
+        class_weights,
+        pos_weight,
+        label_smoothing,
+        threshold,
+    ):
         if info.kind != "regression":
             raise ConfigError(
                 f"task 'regression' needs numeric targets, but data set '{cfg.dataset.name}' has class labels"
             )
         if loss is not None and loss not in ("mse", "mae", "huber"):
             raise ConfigError(f"task.loss '{loss}' is not a regression loss; use mse, mae or huber")
-        super().__init__(cfg, info, loss, metrics, top_k)
+        super().__init__(cfg, info, loss, metrics, top_k, class_weights, pos_weight, label_smoothing, threshold)
 
     def default_metrics(self):
         return ["mae", "mse", "rmse", "r2"]
