@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dlrun.baselines import not_beaten
+from dlrun.fitted.models import fit_line
 
 log = logging.getLogger("dlrun")
 
@@ -33,6 +34,8 @@ def print_summary(results: dict, run_dir: Path, monitor: str) -> None:
     if found:
         model = model_figures(results)
         console.print(baseline_table(model, found))
+        if results.get("baseline_fits"):
+            log.info("%s", fit_line(results["baseline_fits"]))
         for label, metric, mine, base in not_beaten(model, found):
             log.warning(
                 "WARNING: the model does not beat the %s baseline on %s %s (%.4f vs %.4f)",
