@@ -83,7 +83,8 @@ def candidates(kind: str, data: DataBundle, classify: bool, seed: int) -> list:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
-    linear = ("logistic", LogisticRegression(**LOGISTIC, random_state=seed)) if classify else ("linear", LinearRegression())
+    linear = ("logistic", LogisticRegression(**LOGISTIC, random_state=seed))
+    linear = linear if classify else ("linear", LinearRegression())
     if kind == "series":
         return [("linear_ar", LinearRegression(), lambda x: x.reshape(len(x), -1))]
     if kind == "text":
