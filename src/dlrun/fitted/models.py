@@ -57,17 +57,17 @@ def fitted_baselines(task, data: DataBundle, seed: int, settings: BaselinesConfi
     x_eval, y_eval = _numpy(split.x), _numpy(split.y)
     truth = y_eval.astype(np.int64) if classify else task.in_data_units(y_eval, y_eval)[0]
     scores, fits = {}, {}
-    for label, model, encode in candidates(kind, data, classify, seed):
-        started = time.perf_counter()
-        with threadpool_limits(1, user_api="openmp"):  # beside torch's OpenMP threads, more only spin: 20x slower
+    with threadpool_limits(1, user_api="openmp"):  # beside torch's OpenMP threads, more only spin: 20x slower
+        for label, model, encode in candidates(kind, data, classify, seed):
+            started = time.perf_counter()
             model.fit(encode(x_train), y_train.astype(np.int64) if classify else _flat(y_train))
-        fits[label] = {"fit_time_s": round(time.perf_counter() - started, 4), "train_rows": len(rows)}
-        if classify:
-            predicted = class_scores(model.predict_proba(encode(x_eval)), model.classes_, data.info.num_classes)
-        else:
-            values = np.asarray(model.predict(encode(x_eval)), np.float64).reshape(y_eval.shape)
-            predicted = task.in_data_units(values, values)[1]
-        scores[label] = M.compute(task.metric_names, truth, predicted, task.metric_ctx)
+            fits[label] = {"fit_time_s": round(time.perf_counter() - started, 4), "train_rows": len(rows)}
+            if classify:
+                predicted = class_scores(model.predict_proba(encode(x_eval)), model.classes_, data.info.num_classes)
+            else:
+                values = np.asarray(model.predict(encode(x_eval)), np.float64).reshape(y_eval.shape)
+                predicted = task.in_data_units(values, values)[1]
+            scores[label] = M.compute(task.metric_names, truth, predicted, task.metric_ctx)
     return scores, fits
 
 
