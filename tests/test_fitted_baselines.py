@@ -139,3 +139,35 @@ def test_diagnose_below_baseline_flags_a_network_that_loses_to_logistic(tmp_path
     assert metrics["test"]["auc"] < metrics["baselines"]["logistic"]["auc"]
     findings = baseline_rules.below_baseline(read_run(tmp_path / "run"))
     assert findings and "logistic" in {m["baseline"] for m in findings[0].evidence["not_beaten"]}
+
+
+def test_text_ids_get_logistic_on_their_bag_of_words(tmp_path):
+    from scipy.sparse import csr_matrix
+
+    from dlrun.fitted.models import fitted_baselines, settings_of
+    from dlrun.tasks import build_task
+
+    rng = np.random.default_rng(0)
+    words = ["good", "great", "fine", "bad", "awful", "poor", "the", "a", "movie", "plot"]
+    lines = []
+    for i in range(120):
+        label = i % 2
+        mood = words[:3] if label else words[3:6]
+        text = " ".join(rng.choice([*mood, *words[6:]], size=8))
+        lines.append(f"{'pos' if label else 'neg'}\t{text}")
+    path = tmp_path / "texts.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    cfg = compose(["dataset=text_csv", f"dataset.path={path}", "dataset.encoding=sequence", "model=lstm"])
+    data = build_data(cfg)
+    assert data.info.vocab_size > 0
+    found, fits = fitted_baselines(build_task(cfg, data.info), data, cfg.seed, settings_of(cfg))
+    assert set(found) == {"logistic"} and fits["logistic"]["train_rows"] == len(data.train)
+    x, y, xt, yt = (t.numpy() for t in (data.train.x, data.train.y, data.test.x, data.test.y))
+
+    def counts(ids):  # word id -> how often it occurs in the text; padding (0) not counted
+        return csr_matrix(np.stack([np.bincount(row[row > 0], minlength=data.info.vocab_size) for row in ids]))
+
+    logistic = LogisticRegression(**LOGISTIC, random_state=cfg.seed).fit(counts(x), y)
+    p = logistic.predict_proba(counts(xt))[:, 1]
+    assert found["logistic"]["accuracy"] == pytest.approx(skm.accuracy_score(yt, p > 0.5)) and p.size > 0
+    assert found["logistic"]["accuracy"] >= 0.8  # the mood words give the label away
