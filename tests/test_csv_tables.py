@@ -241,7 +241,8 @@ def test_config_and_file_errors_are_one_line(tmp_path):
         (
             ["dataset.target=label", "+dataset.features.year=bucket"],
             ConfigError,
-            "unknown dataset.features.year.kind 'bucket'. Known: numeric, categorical, bucketized, passthrough. "
+            "unknown dataset.features.year.kind 'bucket'. Known: numeric, categorical, bucketized, passthrough, date, "
+            "datetime, text. "
             "Did you mean 'bucketized'?",
         ),
         (

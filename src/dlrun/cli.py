@@ -365,6 +365,22 @@ def serve(
         fail(exc)
 
 
+@app.command(context_settings=PASSTHROUGH)
+def inspect(ctx: typer.Context) -> None:
+    """Print a table's inferred schema and class balance without training (dataset=csv dataset.path=...)."""
+    args = _strip_debug(list(ctx.args))
+    from dlrun import config
+    from dlrun.inspect_table import inspect_dataset
+    from dlrun.validate import validate
+
+    try:
+        cfg = config.compose(args)
+        validate(cfg)
+        print(inspect_dataset(cfg))
+    except DlrunError as exc:
+        fail(exc)
+
+
 def main() -> None:
     try:
         app()

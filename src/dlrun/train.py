@@ -90,6 +90,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         summary = model_summary(dict(task.models), task.summary_inputs(next(iter(data.batches("train", 2)))[0]))
         log.info("%s", summary)
         RunDir(run_dir).write_model_summary(summary)
+        if isinstance(data.preprocessing, dict) and data.preprocessing.get("schema"):  # dataset=csv
+            RunDir(run_dir).write_table_schema(data.preprocessing["schema"])
 
     checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode, save=main)
     callbacks = [SchedulerStep(), checkpoint, *task.callbacks(), *build_extra_callbacks(_plain(cfg.callbacks))]

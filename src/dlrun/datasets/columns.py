@@ -9,6 +9,11 @@ Kinds (as in the books' feature columns):
 - `bucketized`: the bucket index of `boundaries` (torch.bucketize semantics for `right`), kept as
   one numeric column or one-hot.
 - `passthrough`: the number as it is.
+- `date` / `datetime`: text in one date format (`format`, found from the training file when unset;
+  `datasets/dates.py`), expanded into the year (z-scored) and the sin/cos of month, day of week, day of
+  year and, for a datetime, hour. A value that does not parse is missing (the training median date).
+- `text`: free text as a bag of words: one 0/1 column per word of the training rows' `num_words` most
+  frequent (`datasets/vocabulary.py`); a missing value is the empty text.
 
 Missing numbers take the training rows' median. The fitted state is plain data (lists, numbers,
 strings), saved in every checkpoint, so evaluation and prediction apply exactly the same transform.
@@ -22,17 +27,24 @@ from typing import Any
 import numpy as np
 
 from dlrun.datasets.base import Preprocessor
+from dlrun.datasets.dates import date_feature_names, date_features, fitted_year
+from dlrun.datasets.vocabulary import TextPreprocessor
 from dlrun.errors import ConfigError, DataError, did_you_mean
 
-KINDS = ("numeric", "categorical", "bucketized", "passthrough")
+KINDS = ("numeric", "categorical", "bucketized", "passthrough", "date", "datetime", "text")
+DATE_KINDS = ("date", "datetime")
 OPTIONS = {  # per kind: option -> default
     "numeric": {},
     "passthrough": {},
     "categorical": {"encoding": "auto", "embedding_dim": None},
     "bucketized": {"boundaries": None, "right": False, "encoding": "index"},
+    "date": {"format": None},
+    "datetime": {"format": None},
+    "text": {"num_words": 1000},
 }
 ENCODINGS = {"categorical": ("auto", "onehot", "embedding"), "bucketized": ("index", "onehot")}
 MISSING_LEVEL = "<missing>"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def column_spec(column: str, spec: Any) -> dict:
@@ -67,6 +79,10 @@ def column_spec(column: str, spec: Any) -> dict:
         if not isinstance(full["right"], bool):
             raise ConfigError(f"{where}.right must be true or false, got {full['right']!r}")
         full["boundaries"] = [float(b) for b in bounds]
+    if kind in DATE_KINDS and full["format"] is not None and not isinstance(full["format"], str):
+        raise ConfigError(f"{where}.format must be a strftime format such as '%Y-%m-%d', got {full['format']!r}")
+    if kind == "text" and (not isinstance(full["num_words"], int) or full["num_words"] < 1):
+        raise ConfigError(f"{where}.num_words must be a positive integer, got {full['num_words']!r}")
     if kind == "categorical":
         dim = full["embedding_dim"]
         if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim < 1):
@@ -85,7 +101,19 @@ def parse_numbers(values, column: str, source: str) -> np.ndarray:
     if len(bad):
         row = int(bad[0])
         value = str(values.iloc[row])
+        if pd.notna(pd.to_numeric(values.iloc[row], errors="coerce")):  # "inf", "1e400": a number, not finite
+            raise DataError(
+                f"{source}: column '{column}', row {row + 1}: {value.strip()!r} is infinite or overflows; "
+                "fix or remove the value (or list it in dataset.na_values)"
+            )
         raise DataError(f"{source}: column '{column}', row {row + 1}: cannot read {value!r} as a number")
+    huge = np.flatnonzero(given & (np.abs(np.nan_to_num(numbers)) > FLOAT32_MAX))
+    if len(huge):
+        row = int(huge[0])
+        raise DataError(
+            f"{source}: column '{column}', row {row + 1}: {str(values.iloc[row]).strip()!r} overflows the model's "
+            f"32-bit floats (|x| > {FLOAT32_MAX:.3g}); fix or remove the value"
+        )
     return numbers
 
 
@@ -97,7 +125,7 @@ def is_numeric(values) -> bool:
     if len(present) == 0:
         return False
     numbers = pd.to_numeric(present, errors="coerce").to_numpy(dtype=np.float64)
-    return bool(np.isfinite(numbers).all())
+    return bool((~np.isnan(numbers)).all())  # "inf" is a number: parse_numbers names its row
 
 
 def parse_levels(values) -> np.ndarray:
@@ -105,6 +133,11 @@ def parse_levels(values) -> np.ndarray:
     import pandas as pd
 
     return np.asarray([str(v).strip() if pd.notna(v) else MISSING_LEVEL for v in values], dtype=object)
+
+
+def parse_text(values) -> np.ndarray:
+    """Free text; a missing value is the empty text."""
+    return np.asarray([v if isinstance(v, str) else "" if v is None or v != v else str(v) for v in values], object)
 
 
 def sort_levels(levels) -> list[str]:
@@ -136,12 +169,15 @@ class TablePreprocessor(Preprocessor):
         super().__init__()
         self.columns, self.kind, self.target = columns, kind, target
         self.target_scale, self.onehot_max_levels = target_scale, onehot_max_levels
+        self.schema: list[dict] | None = None  # the file's inferred schema (datasets/table_schema.py), when read
 
     def fit(self, x, y: np.ndarray) -> dict[str, Any]:
         fitted = [self._fit_column(spec, x[spec["name"]].to_numpy()) for spec in self.columns]
         state: dict[str, Any] = {"kind": self.kind, "target": self.target, "columns": fitted}
         state["feature_names"] = feature_names(fitted)
         state["embeddings"] = [[len(c["levels"]), c["dim"]] for c in fitted if c.get("encoding") == "embedding"]
+        if self.schema is not None:
+            state["schema"] = self.schema
         if self.kind == "regression":
             y = np.asarray(y, np.float64)
             if self.target_scale == "standard":
@@ -160,11 +196,18 @@ class TablePreprocessor(Preprocessor):
             if column["encoding"] == "embedding":
                 column["dim"] = spec["embedding_dim"] or embedding_size(len(levels) + 1)
             return column
+        if spec["kind"] == "text":
+            prep = TextPreprocessor("multi_hot", spec["num_words"])
+            column.update(words=prep.fit(list(values), None)["words"], token_pattern=prep.token_pattern)
+            return column
         values = np.asarray(values, np.float64)
         present = values[~np.isnan(values)]
         if len(present) == 0:
             raise DataError(f"column '{spec['name']}' has no values in the training rows; list it in dataset.drop")
         column["median"] = float(np.median(present))
+        if spec["kind"] in DATE_KINDS:  # values: seconds since 1970; the year is z-scored like a number
+            years = fitted_year(np.where(np.isnan(values), column["median"], values))
+            column["mean"], column["scale"] = float(years.mean()), _scale(years.std())
         if spec["kind"] == "numeric":
             filled = np.where(np.isnan(values), column["median"], values)
             column["mean"], column["scale"] = float(filled.mean()), _scale(filled.std())
@@ -182,7 +225,14 @@ class TablePreprocessor(Preprocessor):
                 else:
                     dense.append(np.eye(len(index) + 1, dtype=np.float32)[found][:, 1:])
                 continue
+            if column["kind"] == "text":
+                bag = {"encoding": "multi_hot", "words": column["words"], "token_pattern": column["token_pattern"]}
+                dense.append(TextPreprocessor().transform(parse_text(values), {**bag, "tokenized": False}))
+                continue
             values = np.asarray(values, np.float64)
+            if column["kind"] in DATE_KINDS:
+                dense.append(date_features(values, column))
+                continue
             values = np.where(np.isnan(values), column["median"], values)
             if column["kind"] == "numeric":
                 values = (values - column["mean"]) / column["scale"]
@@ -210,6 +260,10 @@ def feature_names(columns: list[dict]) -> list[str]:
             codes.append(f"{c['name']} (embedding index)")
         elif c["kind"] == "categorical":
             dense += [f"{c['name']}={level}" for level in c["levels"]]
+        elif c["kind"] == "text":
+            dense += [f"{c['name']}:{word}" for word in c["words"]]
+        elif c["kind"] in DATE_KINDS:
+            dense += date_feature_names(c["name"], c["kind"] == "datetime")
         elif c["kind"] == "bucketized" and c["encoding"] == "onehot":
             dense += [f"{c['name']}[bucket {i}]" for i in range(len(c["boundaries"]) + 1)]
         else:

@@ -208,13 +208,14 @@ class Csv(Table):
     )
     features: dict[str, Any] = option(
         {},
-        "column -> numeric | categorical | passthrough | {kind: bucketized, "
+        "column -> numeric | categorical | passthrough | date | datetime | {kind: bucketized, "
         "boundaries: [..], right: false}; categorical options: encoding "
-        "auto|onehot|embedding, embedding_dim; bucketized: encoding index|onehot",
+        "auto|onehot|embedding, embedding_dim; bucketized: encoding index|onehot; date/datetime: format (strftime)",
     )
     infer: bool = option(
         True,
-        "columns not named in `features` are numeric when all values are numbers, else categorical; false ignores them",
+        "columns not named in `features`: numeric when all values are numbers, date/datetime when they parse as "
+        "dates, else categorical; ID-like columns are left out; false ignores them",
     )
     onehot_max_levels: int = option(
         10, "a categorical column with more levels (training rows) is embedded instead of one-hot", ge=0
@@ -223,6 +224,9 @@ class Csv(Table):
         "none",
         "regression targets: none | standard (training mean/std) | a divisor (100000); metrics stay in original units",
         gt=0,
+    )
+    encoding: str = option(
+        "utf-8", "the file's text encoding (utf-8 also reads a byte-order mark; spreadsheet exports: cp1252, latin-1)"
     )
 
 

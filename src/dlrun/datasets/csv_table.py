@@ -17,7 +17,18 @@ from typing import Any
 import numpy as np
 
 from dlrun.datasets.base import RawData
-from dlrun.datasets.columns import TablePreprocessor, column_spec, is_numeric, parse_levels, parse_numbers, sort_levels
+from dlrun.datasets.columns import (
+    DATE_KINDS,
+    TablePreprocessor,
+    column_spec,
+    is_numeric,
+    parse_levels,
+    parse_numbers,
+    parse_text,
+    sort_levels,
+)
+from dlrun.datasets.dates import detect_format, is_datetime_format, parse_dates
+from dlrun.datasets.table_schema import render_schema, schema_rows
 from dlrun.errors import ConfigError, DataError, did_you_mean
 
 log = logging.getLogger("dlrun")
@@ -41,6 +52,7 @@ def csv(
     infer,
     onehot_max_levels,
     target_scale,
+    encoding,
 ) -> RawData:
     """Your own table: a CSV, TSV or whitespace-separated file; one column is the target."""
     return CsvTable(**locals()).load()
@@ -63,6 +75,7 @@ class TableFormat:
     na_values: list[str]
     comment: str | None
     quotes: bool = True  # false: a double quote is an ordinary character (tab-separated texts such as the SMS file)
+    encoding: str = "utf-8"  # dataset.encoding of dataset=csv; utf-8 also reads a byte-order mark
 
     @classmethod
     def of(cls, dataset: dict) -> TableFormat:
@@ -73,6 +86,8 @@ class TableFormat:
             list(dataset.get("na_values") or []),
             dataset.get("comment"),
             dataset.get("quotes", True),
+            # dataset=csv's file encoding (text_csv's `encoding` is its vocabulary's, not the file's)
+            (dataset.get("encoding") if dataset.get("name", "csv") == "csv" else None) or "utf-8",
         )
 
 
@@ -109,6 +124,7 @@ def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, opt
         header=0 if fmt.header else None,
         nrows=nrows,
         quoting=csv_module.QUOTE_MINIMAL if fmt.quotes else csv_module.QUOTE_NONE,
+        encoding=file_encoding(fmt.encoding),
     )
     if fmt.sep == "whitespace" and fmt.comment is not None and fmt.comment.isspace():
         kwargs.update(sep=" ", skipinitialspace=True)  # a tab that starts a comment cannot also separate fields
@@ -126,8 +142,11 @@ def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, opt
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not a UTF-8 text file") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not a {fmt.encoding} text file (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "set dataset.encoding to the file's encoding (spreadsheet exports: cp1252 or latin-1)"
+        ) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
         detail = str(exc).strip().splitlines()[0].replace("Error tokenizing data. C error: ", "")
         raise DataError(f"{path}: cannot split the rows into columns ({detail}); check dataset.sep") from None
@@ -146,6 +165,28 @@ def read_table(path: str | Path, fmt: TableFormat, nrows: int | None = None, opt
     return frame
 
 
+def file_encoding(name: str) -> str:
+    """dataset.encoding as Python reads it (utf-8 accepts a byte-order mark), or a ConfigError."""
+    import codecs
+
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        raise ConfigError(f"dataset.encoding: unknown encoding {name!r} (utf-8, cp1252, latin-1...)") from None
+    return "utf-8-sig" if codec == "utf-8" else codec
+
+
+def parse_column(values, column: dict, source: str):
+    """One column parsed by its kind: level strings, seconds since 1970 for dates, else floats (NaN missing)."""
+    if column["kind"] == "categorical":
+        return parse_levels(values)
+    if column["kind"] in DATE_KINDS:
+        return parse_dates(values, column["format"])
+    if column["kind"] == "text":
+        return parse_text(values)
+    return parse_numbers(values, column["name"], source)
+
+
 def parse_columns(frame, columns: list[dict], source: str):
     """The feature columns of `frame` parsed by kind: floats (NaN where missing) or category strings."""
     import pandas as pd
@@ -155,14 +196,7 @@ def parse_columns(frame, columns: list[dict], source: str):
         raise DataError(
             f"{source}: missing column '{missing[0]}' (the model reads: {', '.join(c['name'] for c in columns)})"
         )
-    parsed = {
-        c["name"]: (
-            parse_levels(frame[c["name"]])
-            if c["kind"] == "categorical"
-            else parse_numbers(frame[c["name"]], c["name"], source)
-        )
-        for c in columns
-    }
+    parsed = {c["name"]: parse_column(frame[c["name"]], c, source) for c in columns}
     return pd.DataFrame(parsed, index=frame.index)
 
 
@@ -182,6 +216,7 @@ class CsvTable:
     infer: bool
     onehot_max_levels: int
     target_scale: str | float
+    encoding: str = "utf-8"
 
     # ------------------------------------------------------------------ checks
     def check(self, read_columns: bool = False) -> list[dict]:
@@ -223,7 +258,9 @@ class CsvTable:
 
     @property
     def format(self) -> TableFormat:
-        return TableFormat(parse_separator(self.sep), self.header, self.names, list(self.na_values), self.comment)
+        return TableFormat(
+            parse_separator(self.sep), self.header, self.names, list(self.na_values), self.comment, True, self.encoding
+        )
 
     # ------------------------------------------------------------------ loading
     def load(self) -> RawData:
@@ -232,10 +269,20 @@ class CsvTable:
         self._check_names(list(frame.columns))
         frame = frame.drop(columns=list(self.drop))
         specs = [
-            declared.get(name) or column_spec(name, "numeric" if is_numeric(frame[name]) else "categorical")
+            self._date_format(declared[name], frame[name]) if name in declared else infer_column(name, frame[name])
             for name in frame.columns
             if name != self.target and (name in declared or self.infer)
         ]
+        ids = [s["name"] for s in specs if s["name"] not in declared and is_id_like(frame[s["name"]], s["kind"])]
+        if ids:
+            log.warning(
+                "%s: left out ID-like column(s) %s (a distinct value on nearly every row); name them in "
+                "dataset.features to keep them",
+                self.path,
+                ", ".join(ids),
+            )
+            specs = [s for s in specs if s["name"] not in ids]
+        self.left_out = ids
         if not specs:
             raise DataError(f"{self.path}: no feature columns left besides the target '{self.target}'")
         inferred = [f"{s['name']} {s['kind']}" for s in specs if s["name"] not in declared]
@@ -247,6 +294,8 @@ class CsvTable:
         if self.dropna:
             keep &= frame[used].notna().all(axis=1).to_numpy()
         x = parse_columns(frame, specs, str(self.path))  # parsed before dropping rows: row numbers are the file's
+        self.schema = schema_rows(frame, x, specs, self.target, ids)
+        log.info("%s: columns\n%s", self.path, render_schema(self.schema))
         if not keep.all():
             log.info(
                 "%s: dropped %d of %d rows with a missing %s",
@@ -271,6 +320,19 @@ class CsvTable:
         y = np.asarray([codes[v] for v in labels], dtype=np.int64)
         return RawData(x, y, "classification", class_names=classes, preprocessor=self._preprocessor(specs, kind))
 
+    def _date_format(self, spec: dict, values) -> dict:
+        """A declared date column without `format`: the format its values are written in."""
+        if spec["kind"] not in DATE_KINDS or spec["format"]:
+            return spec
+        fmt = detect_format(values)
+        if fmt is None:
+            first = values.dropna().iloc[0] if values.notna().any() else None
+            raise DataError(
+                f"{self.path}: column '{spec['name']}' is declared {spec['kind']} but no known date format reads "
+                f"its values (first: {first!r}); set dataset.features.{spec['name']}.format"
+            )
+        return {**spec, "format": fmt}
+
     def _target_kind(self, targets) -> str:
         if self.kind != "auto":
             return self.kind
@@ -282,7 +344,59 @@ class CsvTable:
         return kind
 
     def _preprocessor(self, specs: list[dict], kind: str) -> TablePreprocessor:
-        return TablePreprocessor(specs, kind, self.target, self.target_scale, self.onehot_max_levels)
+        prep = TablePreprocessor(specs, kind, self.target, self.target_scale, self.onehot_max_levels)
+        prep.schema = self.schema  # the inferred schema, kept with the fitted state (RunDir.write_table_schema)
+        return prep
+
+
+ID_MIN_ROWS = 50  # fewer rows: too few to tell an ID from a measurement
+ID_DISTINCT = 0.95  # share of the rows with a value of their own
+
+
+def infer_column(name: str, values) -> dict:
+    """kind=auto for a column not named in `features`: numeric, date/datetime (with the format found), or
+    categorical."""
+    if is_numeric(values):
+        return column_spec(name, "numeric")
+    fmt = detect_format(values)
+    if fmt is not None:
+        return column_spec(name, {"kind": "datetime" if is_datetime_format(fmt) else "date", "format": fmt})
+    if is_free_text(values):
+        return column_spec(name, "text")
+    return column_spec(name, "categorical")
+
+
+TEXT_MIN_WORDS = 3  # free text: at least this many words per value on average...
+TEXT_DISTINCT = 0.5  # ...and at least this share of the values distinct
+
+
+def is_free_text(values) -> bool:
+    """Long strings with many distinct values: sentences, descriptions, comments (not category names)."""
+    import pandas as pd
+
+    present = values[pd.notna(values)].astype(str).str.strip()
+    if len(present) < 2:
+        return False
+    words = present.str.split().str.len().mean()
+    return bool(words >= TEXT_MIN_WORDS and present.nunique() >= TEXT_DISTINCT * len(present))
+
+
+def is_id_like(values, kind: str) -> bool:
+    """A text or integer column with a distinct value on nearly every row (a key, not a feature)."""
+    import pandas as pd
+
+    present = values[pd.notna(values)].astype(str).str.strip()
+    if len(values) < ID_MIN_ROWS or len(present) < ID_DISTINCT * len(values):
+        return False
+    if kind == "numeric":  # measurements are often all distinct; only integer keys (dense, as 1..n) count
+        if not present.str.fullmatch(r"[+-]?\d+").all():
+            return False
+        numbers = present.astype(float)
+        if numbers.max() - numbers.min() + 1 > 2 * len(values):
+            return False
+    if kind not in ("numeric", "categorical"):
+        return False
+    return present.nunique() >= ID_DISTINCT * len(values)
 
 
 def parse_separator(sep: str) -> str:

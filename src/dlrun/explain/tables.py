@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dlrun.datasets.dates import date_feature_names
 from dlrun.metrics import MAXIMIZED
 
 REPEATS = 5  # shuffles per column for permutation importance
@@ -31,6 +32,10 @@ def column_groups(preprocessing: dict, in_features: int, space: str = "inputs") 
             dense.append((c["name"], len(c["levels"])))
         elif c["kind"] == "bucketized" and c["encoding"] == "onehot":
             dense.append((c["name"], len(c["boundaries"]) + 1))
+        elif c["kind"] == "text":  # one 0/1 column per word of the vocabulary
+            dense.append((c["name"], len(c["words"])))
+        elif c["kind"] in ("date", "datetime"):  # year and sin/cos pairs (datasets/dates.py)
+            dense.append((c["name"], len(date_feature_names(c["name"], c["kind"] == "datetime"))))
         else:
             dense.append((c["name"], 1))
     widths = dense + [(name, dim if space == "layer" else 1) for name, dim in embedded]

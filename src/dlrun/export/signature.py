@@ -77,7 +77,9 @@ def preprocessing_spec(info, prep: dict) -> dict[str, Any]:
             "kind": "table",
             "how": "parse each column as in training; numeric: (value - mean) / scale (missing: the training "
             "median); categorical one-hot: one column per level in order; embedded categorical: 1 + index of the "
-            "level (0: unknown), as the last columns; bucketized: by boundaries. feature_names gives the order.",
+            "level (0: unknown), as the last columns; bucketized: by boundaries; date/datetime: parsed with the "
+            "column's strptime format (unparseable: the training median date), then (year - mean) / scale and "
+            "sin/cos of month, day of week, day of year (and hour) over their periods. feature_names gives the order.",
             "columns": prep["columns"],
             "feature_names": prep.get("feature_names", []),
             "target": prep["target"],

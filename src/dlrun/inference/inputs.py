@@ -69,7 +69,7 @@ class TableInput:
         if isinstance(value, str):
             if value.strip() in self.na_values:
                 return np.nan
-            if column["kind"] != "categorical":
+            if column["kind"] not in ("categorical", "date", "datetime", "text"):  # dates: unparseable text is missing
                 try:
                     if "_" in value or not np.isfinite(float(value)):  # what pandas' to_numeric reads, too
                         raise ValueError
@@ -95,12 +95,17 @@ class TableInput:
         """`transform(parse(frame(records)))`, the values parsed here: the cells are checked already, so each
         number is float() of its text and each level `parse_levels`' string, without pandas (a one-row request
         would spend most of its time building and parsing a DataFrame). tests/test_inference.py compares the two."""
-        from dlrun.datasets.columns import parse_levels
+        from dlrun.datasets.columns import parse_levels, parse_text
+        from dlrun.datasets.dates import parse_dates
 
         parsed = {
             column["name"]: (
                 parse_levels(values)
                 if column["kind"] == "categorical"
+                else parse_dates(values, column["format"])
+                if column["kind"] in ("date", "datetime")
+                else parse_text(values)
+                if column["kind"] == "text"
                 else np.asarray([float(v) if isinstance(v, str) else v for v in values], np.float64)
             )
             for column, values in zip(self.columns, self.cells(records).values(), strict=True)
@@ -110,9 +115,14 @@ class TableInput:
     def schema(self) -> dict:
         columns = []
         for c in self.columns:
-            entry = {"name": c["name"], "kind": c["kind"], "type": "string" if c["kind"] == "categorical" else "number"}
+            text = c["kind"] in ("categorical", "date", "datetime", "text")
+            entry = {"name": c["name"], "kind": c["kind"], "type": "string" if text else "number"}
             if c["kind"] == "categorical":
                 entry["levels"] = list(c["levels"])
+            elif c["kind"] in ("date", "datetime"):
+                entry["format"] = c["format"]
+            elif c["kind"] == "text":
+                entry["words"] = len(c["words"])
             else:
                 entry["missing_becomes"] = c["median"]
             columns.append(entry)

@@ -68,6 +68,7 @@ VOCABULARY_FILE = "vocabulary.txt"
 # an Optuna sweep's folder (hparams_search=optuna): the study, and the Pareto front of a multi-objective one
 OPTUNA_STUDY_FILE = "optuna.db"
 PARETO_PLOT_FILE = "pareto_front.png"
+TABLE_SCHEMA_FILE = "table_schema.csv"  # dataset=csv: column, kind, missing, levels or range (as inferred)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,10 @@ class RunDir:
 
     def write_model_summary(self, summary: str) -> None:
         write_text(self.model_summary, summary + "\n")
+
+    def write_table_schema(self, rows: list[dict[str, Any]]) -> None:
+        """dataset=csv: the inferred schema of the file (datasets/table_schema.py)."""
+        write_csv(self.path / TABLE_SCHEMA_FILE, rows, ["column", "kind", "missing", "levels_or_range"])
 
     def write_profile(self, table: str, export_trace) -> None:
         """profile/top_ops.txt (`table`) and profile/trace.pt.trace.json, which `export_trace(path)` writes (torch's
