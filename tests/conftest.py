@@ -190,6 +190,7 @@ def without_times(metrics: dict) -> dict:
     """metrics.json minus wall-clock fields, which differ between any two runs."""
     copy = json.loads(json.dumps(metrics))
     copy.pop("wall_time_s", None)
+    copy.pop("baseline_fits", None)  # the fitted baselines' fit times
     for row in copy["history"]:
         row.pop("train_time_s", None)
     return copy

@@ -97,6 +97,7 @@ FUZZ = [
     ),
     ("task.metrics=accuracy", "task.metrics must be a list of strings or null, got 'accuracy' (str)"),
     ("dataset.path=x.csv", "unknown config key 'dataset.path'."),
+    ("baselines.max_rows=0", "baselines.max_rows must be >= 1, got 0"),
 ]
 
 

@@ -121,7 +121,7 @@ def test_classification_round_trip_with_string_labels(tmp_path):
     train_rows = np.setdiff1d(np.arange(len(raw.y)), test)
     most = np.bincount(raw.y[train_rows]).argmax()  # DummyClassifier(most_frequent) on the training split
     assert majority["accuracy"] == pytest.approx(np.mean(raw.y[test] == most))
-    assert set(metrics["baselines"]) == {"split", "majority", "stratified"}
+    assert set(metrics["baselines"]) == {"split", "majority", "stratified", "logistic", "hist_gradient_boosting"}
 
     new = tmp_path / "new.csv"
     new.write_text("\n".join([lines[0], *(lines[1 + i] for i in test)]) + "\n")

@@ -9,6 +9,7 @@ from typing import Any
 from dlrun.cv.config import CVConfig
 from dlrun.datasets.config import DATASETS
 from dlrun.device.config import DeviceConfig
+from dlrun.fitted.config import BaselinesConfig
 from dlrun.loggers.config import LoggerConfig
 from dlrun.lr_find.config import LRFindConfig
 from dlrun.models.config import MODELS
@@ -55,6 +56,7 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "regularization": (RegularizationConfig, "none"),
     "sanity": (SanityConfig, "default"),
     "lr_find": (LRFindConfig, "default"),
+    "baselines": (BaselinesConfig, "default"),
 }
 
 # groups that only set Hydra's own settings (a sweeper): not part of the job's config

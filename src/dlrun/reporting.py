@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dlrun.baselines import not_beaten
+from dlrun.fitted.models import fit_line
 
 log = logging.getLogger("dlrun")
 
@@ -32,7 +33,9 @@ def print_summary(results: dict, run_dir: Path, monitor: str) -> None:
     found = results.get("baselines") or {}
     if found:
         model = model_figures(results)
-        console.print(baseline_table(model, found))
+        print_unwrapped(console, baseline_table(model, found))
+        if results.get("baseline_fits"):
+            log.info("%s", fit_line(results["baseline_fits"]))
         for label, metric, mine, base in not_beaten(model, found):
             log.warning(
                 "WARNING: the model does not beat the %s baseline on %s %s (%.4f vs %.4f)",
@@ -107,3 +110,15 @@ def baseline_table(model: dict, found: dict) -> Table:
             cells.append("-" if value is None else f"{value:.4f}{mark}")
         table.add_row(metric, f"{model[metric]:.4f}", *cells)
     return table
+
+
+def print_unwrapped(console: Console, table: Table) -> None:
+    """A table whose cells stay on one line when the output is not a terminal (a log file, a pipe): with the
+    fitted baselines it is wider than the 80 columns rich assumes there."""
+    from rich.measure import Measurement
+
+    if console.is_terminal:
+        console.print(table)
+        return
+    need = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    Console(width=max(console.width, need)).print(table)

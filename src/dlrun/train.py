@@ -22,6 +22,7 @@ from dlrun.cv import cross_validate, fold_rows
 from dlrun.datasets import build_data
 from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resolve_device, use_channels_last
 from dlrun.find_lr import train_with_found_lr
+from dlrun.fitted.models import fitted_baselines, settings_of
 from dlrun.loggers import build_logger
 from dlrun.loggers.hparams import flat_hparams
 from dlrun.lr_find import is_auto_lr
@@ -139,6 +140,7 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         if hasattr(task, "predict") and data.split(shown)
         else None
     )
+    fitted, fits = fitted_baselines(task, data, cfg.seed, settings_of(cfg)) if main else ({}, {})
     results = {
         "history": history,
         "best": checkpoint.best(),
@@ -151,6 +153,9 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         results["test_per_class"] = task.per_class(predicted)
     if threshold is not None:
         results["threshold"] = threshold
+    if fitted:
+        results["baselines"].update(fitted)
+        results["baseline_fits"] = fits
     if pruning is not None and pruning.pruned_at is not None:
         results["pruned"] = {"epoch": pruning.pruned_at}
     if main:

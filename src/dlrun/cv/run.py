@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dlrun.cv.aggregate import aggregate, log_tensorboard, plot_curve
 from dlrun.errors import ConfigError, DlrunError, TrainingDiverged
+from dlrun.fitted.folds import fold_baselines
 from dlrun.loggers.hparams import flat_hparams
 from dlrun.metrics import resolve_mode
 from dlrun.rundir import RunDir
@@ -64,6 +65,7 @@ def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool
                 break
     folds = [RunDir(d).read_metrics() for d in dirs]
     summary = aggregate(folds, monitor, mode)
+    summary["baselines"] = fold_baselines(folds)  # mean and std over the folds, beside the model's
 
     results: dict = {
         "cv": summary,
@@ -227,3 +229,8 @@ def print_cv_summary(results: dict, run_dir: Path) -> None:
         table.add_row(f"test {key}", f"{value:.4f}")
     table.add_row("run directory", str(run_dir))
     Console().print(table)
+    if cv.get("baselines"):
+        from dlrun.reporting import baseline_table
+
+        found = cv["baselines"]
+        Console().print(baseline_table(found["model"], {"split": f"mean of folds' {found['split']}", **found["mean"]}))
