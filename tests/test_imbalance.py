@@ -159,6 +159,15 @@ def test_auto_threshold_raises_validation_f1_and_eval_and_predict_use_it(tmp_pat
     assert cli("predict", str(run), str(table), "-o", str(out)).returncode == 0
     rows = list(csv.DictReader(out.open()))
     assert all((float(r["probability_rare"]) >= chosen["value"]) == (r["predicted_label"] == "rare") for r in rows)
+    # the exported model decides with the same threshold (signature.json carries the run's DataInfo)
+    pytest.importorskip("onnxruntime")
+    assert cli("export", str(run), "--format", "onnx").returncode == 0
+    onnx_out = tmp_path / "predicted_onnx.csv"
+    assert cli("predict", str(run), str(table), "--backend", "onnx", "-o", str(onnx_out)).returncode == 0
+    onnx_rows = list(csv.DictReader(onnx_out.open()))
+    between = [r for r in rows if min(0.5, chosen["value"]) <= float(r["probability_rare"]) < max(0.5, chosen["value"])]
+    assert between, "no row where the threshold changes the decision: the check below could not fail"
+    assert [r["predicted_label"] for r in onnx_rows] == [r["predicted_label"] for r in rows]
 
 
 def test_best_threshold_maximizes_the_metric():
