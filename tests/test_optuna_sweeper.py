@@ -4,7 +4,6 @@ studies, the report of a study, the dashboard, and the joblib and submitit launc
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from dlrun.device.launch import free_port
 
 optuna = pytest.importorskip("optuna")
 
@@ -212,18 +213,12 @@ def test_submitit_local_launcher_runs_a_search_each_job_a_run_directory_with_pru
         assert (tmp_path / "search" / job / ".hydra" / "config.yaml").is_file()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_report_dashboard_serves_optuna_dashboard_on_localhost(tmp_path):
     pytest.importorskip("optuna_dashboard")
     study = optuna.create_study(study_name="demo", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     server = subprocess.Popen(
         [sys.executable, "-m", "dlrun", "report", "--dashboard", str(tmp_path), "--port", str(port)],
