@@ -43,7 +43,7 @@ def fail(exc: DlrunError) -> None:
     """One line on stderr and the error's exit code; the full trace only with --debug."""
     if _debug():
         raise exc
-    print(f"dlrun: error: {exc}", file=sys.stderr)
+    print(f"dlrun: {getattr(exc, 'label', 'error: ')}{exc}", file=sys.stderr)
     raise SystemExit(exc.exit_code)
 
 

@@ -10,6 +10,7 @@ class DlrunError(Exception):
     """A problem the user can fix (bad config, missing file...). Exit code 2."""
 
     exit_code = 2
+    label = "error: "  # how the command line's one line starts after "dlrun: "
 
 
 class ConfigError(DlrunError):
@@ -35,6 +36,22 @@ class PeerLost(DlrunError):
     reports (and may restart) the process that really failed."""
 
     exit_code = 1
+
+
+class Preempted(DlrunError):
+    """A signal (SIGTERM, SIGINT, SIGUSR1) stopped the run after a checkpoint of its position. Exit code 75
+    (EX_TEMPFAIL, "try again later"): a cluster script requeues the job, and `trainer.resume=auto` continues it."""
+
+    exit_code = 75
+    label = ""  # the command line prints "dlrun: stopped by ...", not "dlrun: error: ..."
+
+
+class DiskFull(DlrunError):
+    """No space left on the device (ENOSPC) or the disk quota is exceeded (EDQUOT) while writing a run's file."""
+
+
+class RunDirLocked(DlrunError):
+    """Another process is writing into the same run directory."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

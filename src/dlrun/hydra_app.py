@@ -11,10 +11,11 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from dlrun.config import conf_dir
-from dlrun.errors import DlrunError, raised_by_resolver
+from dlrun.errors import DlrunError, Preempted, raised_by_resolver
 from dlrun.rundir import RunDir
 
 log = logging.getLogger("dlrun")
@@ -36,6 +37,8 @@ def run_hydra(args: list[str], fail: Callable[[DlrunError], None]) -> None:
             return run_job_reporting(cfg, None, fail)
         try:
             return run_job_in(cfg, None)
+        except Preempted as exc:  # a signal stops the whole sweep, not just this job
+            fail(exc)
         except Exception as exc:  # noqa: BLE001 - one bad job must not end the sweep
             record_failure(Path(hc.runtime.output_dir), str(hc.job.num), list(hc.overrides.task), exc)
             return None
@@ -70,6 +73,7 @@ def run_once(overrides: list[str], fail: Callable[[DlrunError], None]) -> None:
     from dlrun.validate import validate
 
     GlobalHydra.instance().clear()
+    held = ExitStack()  # the run directory's lock, from before Hydra writes into it to the end of the job
     hydra = Hydra.create_main_hydra2(task_name="train", config_search_path=create_config_search_path(str(conf_dir())))
     try:
         load_entry_points()  # installed plugins' components are options of their groups (model=my_net)
@@ -81,25 +85,26 @@ def run_once(overrides: list[str], fail: Callable[[DlrunError], None]) -> None:
         with open_dict(job_cfg):
             del job_cfg["hydra"]
         checked = validate(job_cfg)
-        run_dir_of(cfg)
+        held.enter_context(RunDir(run_dir_of(cfg)).lock())  # a second run into this directory stops here
     except DlrunError as exc:
         GlobalHydra.instance().clear()
         fail(exc)
         return
-    configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
-    with open_dict(cfg):
-        cfg.hydra.mode = RunMode.RUN
-    callbacks = Callbacks(cfg)
-    callbacks.on_run_start(config=cfg, config_name="config")
-    result = run_job(
-        hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-        task_function=lambda task_cfg: run_job_reporting(task_cfg, checked, fail),
-        config=cfg,
-        job_dir_key="hydra.run.dir",
-        job_subdir_key=None,
-    )
-    callbacks.on_run_end(config=cfg, config_name="config", job_return=result)
-    _ = result.return_value  # raises what the job raised (a DlrunError was reported and exited already)
+    with held:
+        configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
+        with open_dict(cfg):
+            cfg.hydra.mode = RunMode.RUN
+        callbacks = Callbacks(cfg)
+        callbacks.on_run_start(config=cfg, config_name="config")
+        result = run_job(
+            hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+            task_function=lambda task_cfg: run_job_reporting(task_cfg, checked, fail),
+            config=cfg,
+            job_dir_key="hydra.run.dir",
+            job_subdir_key=None,
+        )
+        callbacks.on_run_end(config=cfg, config_name="config", job_return=result)
+        _ = result.return_value  # raises what the job raised (a DlrunError was reported and exited already)
 
 
 def run_dir_of(cfg) -> str:

@@ -36,6 +36,7 @@ from dlrun.tasks import build_task
 from dlrun.tasks.threshold import choose_threshold
 from dlrun.trainer import Trainer, debug
 from dlrun.trainer.loop import seed_everything
+from dlrun.trainer.preemption import handle_signals
 from dlrun.trainer.profiling import Profile
 from dlrun.validate import Checked, validate
 
@@ -47,8 +48,15 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     (for K-fold, its mean over the folds: what a sweeper optimizes). `checked` is `validate(cfg)` when the
     caller has it already (`dlrun train` checks before making the run directory); otherwise it is checked here.
 
-    In a multi-process job every process runs this; only rank 0 writes files.
+    In a multi-process job every process runs this; only rank 0 writes files (and holds the directory's lock).
+    SIGTERM, SIGINT and SIGUSR1 stop the run at a checkpoint of its position (`dlrun.trainer.preemption`).
     """
+    with RunDir(run_dir).lock(), handle_signals():
+        return train_locked(cfg, run_dir, progress, checked)
+
+
+def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: Checked | None) -> float | None:
+    """`train` inside the run directory's lock and the signal handlers."""
     run_dir = Path(run_dir)
     checked = checked or validate(cfg)
     if is_auto_lr(cfg):  # optimizer.lr=auto: the range test picks the rate, then this trains with it
@@ -117,7 +125,10 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     if resume:
         restore_task(task, resume, weights_only=False, source=resume["_path"])
         trainer.load_state_dict(resume["trainer"])
-        log.info("resumed from %s after epoch %d", resume["_path"], trainer.epoch)
+        inside = f", step {trainer.position.step} of epoch {trainer.position.epoch}" if trainer.position else ""
+        log.info("resumed from %s after epoch %d%s", resume["_path"], trainer.epoch, inside)
+        if main and (RunDir(run_dir).read_failure() or {}).get("type") == "Preempted":
+            RunDir(run_dir).clear_failure()
     elif distributed.world() > 1:
         torch.manual_seed(cfg.seed + 1_000 * distributed.rank())  # different dropout masks on each rank
     task.speed_up(checked.device.compile, channels_last)

@@ -2,6 +2,7 @@
 
 Both shuffle by the same seeded per-epoch permutation, so a resumed run sees the same batches as an
 uninterrupted one without saving sampler state, and both paths give identical batches for one seed.
+`skip(n)` starts the next pass after its first n batches (a run resumed inside an epoch), which are not loaded.
 A `BatchTransform` (normalization, augmentation in training only) runs on whole batches on the device.
 """
 
@@ -46,10 +47,20 @@ class _Batches:
         self.split, self.batch_size, self.train, self.seed, self.transform = split, batch_size, train, seed, transform
         self.rank, self.world = rank, world
         self.epoch = 0
+        self.skipped = 0  # batches the next pass leaves out at its start (skip)
         self.row_weights: torch.Tensor | None = None  # set: class-balanced draws (dataset.sampler=balanced)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def skip(self, batches: int) -> None:
+        """The next pass starts after its first `batches` batches (the pass after it is whole again)."""
+        self.skipped = batches
+
+    def _start(self) -> int:
+        """The first row of this pass (and forget the skip)."""
+        first, self.skipped = self.skipped * self.batch_size, 0
+        return first
 
     def indices(self) -> torch.Tensor:
         if self.train and self.row_weights is not None:
@@ -72,12 +83,13 @@ class TensorBatches(_Batches):
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.split.x, self.split.y
+        first = self._start()
         if not self.train and self.world == 1:  # plain slices: no copy
-            for lo in range(0, len(x), self.batch_size):
+            for lo in range(first, len(x), self.batch_size):
                 yield self._finish(x[lo : lo + self.batch_size], y[lo : lo + self.batch_size])
             return
         order = self.indices().to(x.device)
-        for lo in range(0, len(order), self.batch_size):
+        for lo in range(first, len(order), self.batch_size):
             idx = order[lo : lo + self.batch_size]
             yield self._finish(x[idx], y[idx])
 
@@ -90,7 +102,7 @@ class _PermutationSampler(Sampler):
         return len(self.owner.indices())
 
     def __iter__(self):
-        return iter(self.owner.indices().tolist())
+        return iter(self.owner.indices()[self.owner._start() :].tolist())
 
 
 class LoaderBatches(_Batches):

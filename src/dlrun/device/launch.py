@@ -28,9 +28,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stopped(run_dir: str) -> None:
+    """When rank 0 stopped the run at a checkpoint for a signal (its failed.json says so), end this process with
+    the same requeue code; rank 0 printed the line already."""
+    from dlrun.rundir import RunDir
+
+    record = RunDir(run_dir).read_failure() or {}
+    if record.get("type") == "Preempted":
+        raise SystemExit(record.get("exit_code", 75))
+
+
 def launch(
     overrides: list[str], run_dir: str, nprocs: int, nodes: int, rdzv_endpoint: str | None, max_restarts: int
 ) -> None:
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -44,12 +55,19 @@ def launch(
         max_restarts=max_restarts,
         monitor_interval=0.2,
         start_method="spawn",
+        # SIGUSR1 too (SLURM's --signal=USR1@90): the agent passes the signal it got on to the workers, which
+        # stop at a checkpoint (dlrun.trainer.preemption) before it kills them
+        signals_to_handle="SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1",
     )
     keep = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
     args = ["-m", "dlrun", "train", *keep, f"hydra.run.dir={run_dir}"]
     try:
         elastic_launch(config, sys.executable)(*args)
+    except SignalException:
+        stopped(run_dir)
+        raise WorkerFailed("the training processes were stopped by a signal", 1) from None
     except ChildFailedError as exc:
+        stopped(run_dir)
         # the root cause: a process that exited with an error code, not one the agent then terminated
         real = {r: f for r, f in exc.failures.items() if f.exitcode and f.exitcode > 0} or exc.failures
         rank, failure = min(real.items(), key=lambda item: (item[1].timestamp, item[0]))

@@ -69,7 +69,7 @@ def diagnose_record(record: RunRecord) -> list[Finding]:
     found = _root_cause_first([finding for rule in rules for finding in rule(record)])
     if mode:
         found.insert(0, Finding("debug_run", INFO, f"A debug run (debug={mode}): {DEBUG_NOTE}", {"mode": mode}))
-    if record.failure is not None and not record.finished and not record.diverged:
+    if record.failure is not None and not record.finished and not record.diverged and not record.preempted:
         error = record.failure.get("error", "unknown error")
         found.insert(0, Finding("failed", WARNING, f"The run failed: {error}.", dict(record.failure)))
     if not any(f.is_warning for f in found):

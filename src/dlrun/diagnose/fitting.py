@@ -11,7 +11,8 @@ underfitting: (a) on the last epoch the training metrics do not beat a baseline 
 early_stopping_cut: early stopping ended the run (fewer epochs than trainer.max_epochs) with a patience of at
   most CUT_PATIENCE, while the monitor had improved by at least CUT_IMPROVEMENT (relative) over the CUT_WINDOW
   epochs up to its best one: a noisy curve was cut while it still went down.
-interrupted: history but neither metrics.json nor failed.json (info).
+interrupted: history but neither metrics.json nor failed.json, or a failed.json saying a signal stopped the run at a
+  checkpoint of its position (SIGTERM, SIGINT, SIGUSR1: dlrun.trainer.preemption) (info).
 """
 
 from __future__ import annotations
@@ -201,6 +202,16 @@ def early_stopping_cut(run: RunRecord) -> list[Finding]:
 
 
 def interrupted(run: RunRecord) -> list[Finding]:
+    if run.preempted:
+        f = run.failure
+        epoch, step = f.get("epoch"), f.get("step")
+        where = f"epoch {epoch}, step {step}" if step else f"the end of epoch {epoch}"
+        message = (
+            f"Interrupted: {f.get('signal', 'a signal')} stopped the run at {where}, with a checkpoint of that "
+            "position; trainer.resume=auto continues it exactly."
+        )
+        evidence = {k: f.get(k) for k in ("signal", "epoch", "step", "exit_code")}
+        return [Finding("interrupted", INFO, message, evidence, "trainer.resume=auto")]
     if run.finished or run.failure is not None or not run.history:
         return []
     message = (

@@ -30,6 +30,11 @@ class RunRecord:
         f = self.failure
         return not self.finished and f is not None and (f.get("type") == "TrainingDiverged" or f.get("exit_code") == 3)
 
+    @property
+    def preempted(self) -> bool:
+        """failed.json of a run a signal stopped at a checkpoint of its position (exit code 75: resumable)."""
+        return not self.finished and (self.failure or {}).get("type") == "Preempted"
+
     def series(self, key: str) -> list[tuple[int, float]]:
         """(epoch, value) of a history key, finite values only."""
         return [

@@ -13,7 +13,9 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     model_summary.txt     the model table printed at the start
     checkpoints/last.pt   written every epoch (resume from it)
     checkpoints/best.pt   written when the checkpoint monitor improves
-    failed.json           a sweep job that failed: job, overrides, error, type, exit_code
+    failed.json           a sweep job that failed: job, overrides, error, type, exit_code; a run stopped by a
+                          signal: type Preempted, exit_code 75, signal, epoch, step (removed when it resumes)
+    .dlrun.lock           flock'ed by the process writing the run (dlrun.rundir.lock): a second one is refused
     export/<format>/      dlrun export: model.onnx or model.pt, signature.json, vocabulary.txt (dlrun.rundir.exports)
     .hydra/config.yaml    the composed config (Hydra writes it; every checkpoint holds it resolved)
     .hydra/overrides.yaml the command-line overrides
@@ -27,10 +29,12 @@ API (light: importing `dlrun.rundir` does not import torch)::
                                           .read_failure() .read_diagnostics() .read_lr_find()
                                           .lr_find .lr_find_plot .write_lr_find(result)
                                           .write_metrics(results) .write_history(rows) .write_model_summary(text)
-                                          .write_failure(record) .write_diagnostics(rows)
+                                          .write_failure(record) .clear_failure() .write_diagnostics(rows)
+                                          .lock() (a context manager: hold the run directory's lock)
                                           .explain(method) .tensorboard
                                           .diagnostics_plot .write_diagnostics_plot(figure, dpi)
-    atomic_open(path, mode="w")           context manager: a temp file in the same folder, fsync, os.replace
+    atomic_open(path, mode="w")           context manager: a temp file in the same folder, fsync, os.replace;
+                                          a full disk (ENOSPC, EDQUOT) is DiskFull: one line, temp file removed
     write_text(path, text)  write_json(path, obj)  write_csv(path, rows, fieldnames)
 
 Checkpoints (`dlrun.rundir.checkpoints`, imports torch; the names are also importable from here)::

@@ -1,12 +1,15 @@
 """Atomic file writes: a temp file in the same folder, flushed and fsynced, then renamed over the target.
 
 A reader (or a crash) sees either the previous file or the complete new one, never a partial write.
-Every file dlrun writes into a run directory goes through `atomic_open`.
+Every file dlrun writes into a run directory goes through `atomic_open`. A full disk (ENOSPC) or an exceeded
+quota (EDQUOT) while writing is `DiskFull`: one line naming the file and the cause, the temp file removed,
+the previous file left as it was.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import tempfile
@@ -14,6 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from dlrun.errors import DiskFull
+
+FULL = {errno.ENOSPC: "ENOSPC"} | ({errno.EDQUOT: "EDQUOT"} if hasattr(errno, "EDQUOT") else {})
 
 
 def _file_mode() -> int:
@@ -45,9 +52,25 @@ def atomic_open(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        full = disk_full(exc)
+        if full is None:
+            raise
+        kept = "the previous file is intact" if path.exists() else "nothing was written"
+        name = FULL[full.errno]
+        raise DiskFull(f"cannot write {path}: {os.strerror(full.errno)} ({name}); {kept}") from None
+
+
+def disk_full(exc: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError behind `exc` (itself, or what it was raised from), or None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError) and exc.errno in FULL:
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -11,11 +11,12 @@ from typing import Any
 
 from dlrun.errors import CheckpointError
 from dlrun.rundir.atomic import write_csv, write_json, write_text
+from dlrun.rundir.lock import LOCK_FILE, hold_run_dir
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 MODEL_SUMMARY_FILE = "model_summary.txt"
-FAILED_FILE = "failed.json"
+FAILED_FILE = "failed.json"  # also a run stopped by a signal (type Preempted, exit_code 75)
 CHECKPOINTS_DIR = "checkpoints"
 CHECKPOINT_NAMES = ("last", "best")
 CONFIG_FILE = ".hydra/config.yaml"  # the composed config, as Hydra saves it (checkpoints hold it resolved)
@@ -255,6 +256,18 @@ class RunDir:
     def write_failure(self, record: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.failed, record)
+
+    def clear_failure(self) -> None:
+        """Remove failed.json (a stopped run that resumes is no longer stopped)."""
+        self.failed.unlink(missing_ok=True)
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK_FILE
+
+    def lock(self):
+        """Context manager: this process writes the run (`dlrun.rundir.lock`); RunDirLocked if another does."""
+        return hold_run_dir(self.path)
 
 
 def _read_json(path: Path) -> dict | None:

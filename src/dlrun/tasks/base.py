@@ -122,6 +122,12 @@ class Task:
         """Example inputs of each network for the model summary, given a small batch of data."""
         return {name: (x,) for name in self.models}
 
+    @property
+    def accumulating(self) -> bool:
+        """True while a gradient-accumulation cycle is unfinished (the loop stops for a signal only between
+        optimizer steps); False when every step is an optimizer step."""
+        return False
+
     # ---- learning rate and state
     @property
     def lr(self) -> float:

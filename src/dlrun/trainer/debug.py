@@ -105,12 +105,18 @@ class LimitedBatches:
 
     def __init__(self, inner, limit: int | float | None):
         self.inner, self.limit = inner, limit
+        self.skipped = 0
 
     def __len__(self) -> int:
         return limit_count(self.limit, len(self.inner))
 
     def __iter__(self) -> Iterator:
-        return islice(iter(self.inner), len(self))
+        skipped, self.skipped = self.skipped, 0
+        return islice(iter(self.inner), max(0, len(self) - skipped))
+
+    def skip(self, batches: int) -> None:
+        self.inner.skip(batches)
+        self.skipped = batches
 
     def set_epoch(self, epoch: int) -> None:
         self.inner.set_epoch(epoch)
@@ -119,7 +125,16 @@ class LimitedBatches:
 class FixedBatches(list):
     """The same batches, in the same order, every epoch (overfit mode)."""
 
+    skipped = 0
+
     def set_epoch(self, epoch: int) -> None: ...
+
+    def skip(self, batches: int) -> None:
+        self.skipped = batches
+
+    def __iter__(self) -> Iterator:
+        skipped, self.skipped = self.skipped, 0
+        return islice(super().__iter__(), skipped, None)
 
 
 def fit_batches(cfg: TrainerConfig, data, batches, val_batches, batch_size: int):

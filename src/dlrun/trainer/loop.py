@@ -19,11 +19,13 @@ import torch
 from dlrun.callbacks.base import Callback, overrides_before_optimizer_step
 from dlrun.datasets.base import DataBundle
 from dlrun.device import distributed
-from dlrun.errors import TrainingDiverged
+from dlrun.errors import Preempted, TrainingDiverged
 from dlrun.rundir import RunDir
+from dlrun.rundir.checkpoints import save_checkpoint
 from dlrun.tasks.base import Task
 from dlrun.trainer import debug
 from dlrun.trainer.config import TrainerConfig
+from dlrun.trainer.preemption import Position, Preemption, resume_command, stopped_line
 from dlrun.trainer.progress import Progress
 
 log = logging.getLogger("dlrun")
@@ -51,6 +53,8 @@ class Trainer:
         self.log_keys: list[str] = []
         self.example_batch = None
         self.keep_global_batch = False
+        self.preemption = Preemption(cfg.log_every_n_steps)  # stops on what preemption.handle_signals() records
+        self.position: Position | None = None  # set: a checkpoint inside this epoch (stopped, or resumed)
 
     # ------------------------------------------------------------------ the loop
     def fit(self, task: Task, data: DataBundle) -> list[dict[str, float]]:
@@ -69,28 +73,33 @@ class Trainer:
                 break
             self.epoch = epoch
             self._call("on_epoch_start", epoch)
-            logs: dict[str, float] = {"epoch": epoch, "lr": task.lr}
+            logs: dict[str, float] = {"epoch": epoch, "lr": self.position.lr if self.position else task.lr}
             batches.set_epoch(epoch)
-            logs.update(self.train_epoch(task, batches, epoch))
+            logs.update(self.train_epoch(task, batches, epoch, logs["lr"]))
             if val_batches is not None:
                 logs.update({f"val/{k}": v for k, v in task.evaluate(val_batches).items()})
             self.history.append(logs)
             if distributed.is_main():
                 log.info(self._summary_line(logs))
             self._call("on_epoch_end", epoch, logs)
+            if epoch < self.cfg.max_epochs and not self.should_stop and self.preemption.stop_after_epoch(task.device):
+                self._preempted(epoch, None, len(batches))
         self._call("on_fit_end")
         return self.history
 
-    def train_epoch(self, task: Task, batches, epoch: int) -> dict[str, float]:
+    def train_epoch(self, task: Task, batches, epoch: int, lr: float | None = None) -> dict[str, float]:
         task.train(True)
-        steps: list[dict[str, torch.Tensor]] = []  # per-step scalars, reduced once at the end (no per-step kernels)
-        sizes: list[int] = []
-        outputs: list = []
-        start = time.perf_counter()
+        # per-step scalars, reduced once at the end (no per-step kernels); a resumed epoch starts from its position
+        done = self.position.to(task.device) if self.position else Position(epoch, 0, task.lr if lr is None else lr)
+        self.position = None
+        steps, sizes, outputs = done.steps, done.sizes, done.outputs
+        if done.step:
+            batches.skip(done.step)  # the steps already done are not loaded again
+        start = time.perf_counter() - done.train_time_s
         with Progress(
             len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress and distributed.is_main()
         ) as bar:
-            for step, batch in enumerate(batches, start=1):
+            for step, batch in enumerate(batches, start=done.step + 1):
                 logs = task.training_step(batch)
                 sizes.append(len(batch[0]))
                 batch_outputs = logs.pop("_outputs", None)
@@ -103,6 +112,10 @@ class Trainer:
                         self._diverged(epoch, [s["loss"] for s in steps])
                     bar.update(step, loss)
                 self._call("on_batch_end", step, logs)
+                if self.preemption.stop_mid_epoch(step, len(batches), task, task.device):
+                    elapsed = time.perf_counter() - start
+                    self.position = Position(epoch, step, done.lr, steps, sizes, outputs, elapsed)
+                    self._preempted(epoch, step, len(batches))
         keys = list(steps[0])
         weights = torch.tensor(sizes, dtype=torch.float32, device=steps[0]["loss"].device)
         sums = [weights @ torch.stack([s[k].float() for s in steps]) for k in keys]
@@ -149,6 +162,25 @@ class Trainer:
             RunDir(self.run_dir).write_failure({**record, "epoch": epoch, "step": step, "step_losses": step_losses})
         raise error
 
+    def _preempted(self, epoch: int, step: int | None, total: int) -> None:
+        """Stop on a signal: a checkpoint of this position (every process joins its gathering; a stop after an
+        epoch has its checkpoint already), the record `dlrun diagnose` reads, and the one line."""
+        run = RunDir(self.run_dir)
+        if step is not None:
+            state = self.checkpoint_state()
+            if distributed.is_main():
+                save_checkpoint(state, run.checkpoint("last"))
+            distributed.barrier()
+        line = stopped_line(
+            self.preemption.signal, epoch, step, total, run.checkpoint("last"), resume_command(self.run_dir)
+        )
+        error = Preempted(line)
+        if not distributed.is_main():
+            raise SystemExit(error.exit_code)  # rank 0 says it, once
+        record = {"error": line, "type": type(error).__name__, "exit_code": error.exit_code}
+        run.write_failure({**record, "signal": self.preemption.signal, "epoch": epoch, "step": step})
+        raise error
+
     @staticmethod
     def _summary_line(logs: dict[str, float]) -> str:
         metrics = [f"{k} {v:.4f}" for k, v in logs.items() if k.startswith(("train/", "val/"))]
@@ -158,8 +190,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ state for checkpoints
     def state_dict(self) -> dict:
+        position = distributed.gather_objects(self.position.state_dict()) if self.position else None
         return {
-            "epoch": self.epoch,
+            "epoch": self.epoch - 1 if position else self.epoch,  # the last epoch done
+            "position": position,  # inside epoch `epoch + 1`: one per process
             "history": self.history,
             "should_stop": self.should_stop,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
@@ -168,6 +202,10 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.history, self.should_stop = state["epoch"], list(state["history"]), state["should_stop"]
+        positions = state.get("position")
+        if positions:  # the same number of processes continues inside the epoch; another restarts the epoch
+            if len(positions) == distributed.world():
+                self.position = Position.from_state(positions[distributed.rank()])
         for cb in self.callbacks:
             if cb.name in state["callbacks"]:
                 cb.load_state_dict(state["callbacks"][cb.name])
