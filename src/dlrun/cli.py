@@ -78,10 +78,13 @@ def train(ctx: typer.Context) -> None:
     from dlrun import config
     from dlrun.hydra_app import run_hydra, run_once
 
-    if config.hydra_only(args) or config.is_multirun(args) or config.overrides_of(args) != args:
-        run_hydra(args, fail)  # a sweep, a question for Hydra (--cfg job, --help), or Hydra's own flags
-    else:
-        run_once(args, fail)
+    try:
+        if config.hydra_only(args) or config.is_multirun(args) or config.overrides_of(args) != args:
+            run_hydra(args, fail)  # a sweep, a question for Hydra (--cfg job, --help), or Hydra's own flags
+        else:
+            run_once(args, fail)
+    except KeyboardInterrupt:  # Ctrl-C before training, or a second one during it (typer would exit silently)
+        interrupted()
 
 
 @app.command(context_settings=PASSTHROUGH)
@@ -381,12 +384,16 @@ def inspect(ctx: typer.Context) -> None:
         fail(exc)
 
 
+def interrupted() -> None:
+    print("dlrun: interrupted (the last checkpoint written is kept)", file=sys.stderr)
+    raise SystemExit(130) from None
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        print("dlrun: interrupted (the last checkpoint written is kept)", file=sys.stderr)
-        raise SystemExit(130) from None
+        interrupted()
     except Exception as exc:  # a resolver's error (an unknown ${dlrun.data:NAME}...) arrives wrapped by OmegaConf
         error = raised_by_resolver(exc)
         if error is None:

@@ -125,7 +125,7 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
     if resume:
         restore_task(task, resume, weights_only=False, source=resume["_path"])
         trainer.load_state_dict(resume["trainer"])
-        inside = f", step {trainer.position.step} of epoch {trainer.position.epoch}" if trainer.position else ""
+        inside = f" and {trainer.position.step} steps of epoch {trainer.position.epoch}" if trainer.position else ""
         log.info("resumed from %s after epoch %d%s", resume["_path"], trainer.epoch, inside)
         if main and (RunDir(run_dir).read_failure() or {}).get("type") == "Preempted":
             RunDir(run_dir).clear_failure()
