@@ -17,21 +17,25 @@ import pytest
 from conftest import without_times
 
 SIGNALLER = textwrap.dedent('''
-    """Test plugin: send this process a signal after training step `step` of epoch `epoch` (of fold `fold`)."""
+    """Test plugin: send this process a signal after training step `step` of epoch `epoch` (of fold `fold`, on
+    process `rank` of a distributed job)."""
     import os
     import signal
     from pathlib import Path
 
     from dlrun.callbacks import CALLBACKS, Callback
+    from dlrun.device import distributed
 
 
     @CALLBACKS.register("signal_at")
     class SignalAt(Callback):
-        def __init__(self, epoch: int, step: int, sig: str = "SIGTERM", times: int = 1, fold: str | None = None):
-            self.epoch, self.step, self.sig, self.times, self.fold = epoch, step, sig, times, fold
+        def __init__(self, epoch: int, step: int, sig: str = "SIGTERM", times: int = 1, fold=None, rank=None):
+            self.epoch, self.step, self.sig, self.times, self.fold, self.rank = epoch, step, sig, times, fold, rank
 
         def on_batch_end(self, trainer, step, logs):
             if self.fold is not None and Path(trainer.run_dir).name != self.fold:
+                return
+            if self.rank is not None and distributed.rank() != self.rank:
                 return
             if trainer.epoch == self.epoch and step == self.step:
                 for _ in range(self.times):
@@ -374,3 +378,25 @@ def test_a_full_disk_while_writing_a_checkpoint_is_one_line_and_the_previous_che
     assert resumed.returncode == 0, resumed.stderr
     assert "after epoch 2" in resumed.stdout
     assert _metrics(tmp_path / "run") == undisturbed
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_rank_of_a_ddp_job_stops_every_rank_at_one_step_and_resumes_exactly(cli_subprocess, tmp_path):
+    """Rank 1 alone gets SIGTERM after step 1 of epoch 2; the ranks agree at step 2 (every log_every_n_steps), write
+    one checkpoint with both positions, and the job exits 75; resumed with two processes it ends as undisturbed."""
+    from dlrun.rundir.checkpoints import load_checkpoint
+
+    (tmp_path / "signaller.py").write_text(SIGNALLER)
+    ddp = [*COMMON, "trainer.max_epochs=3", "device.count=2", "trainer.log_every_n_steps=2"]
+    stopped = cli_subprocess("train", *ddp, *_signal_at(2, 1, rank=1), "hydra.run.dir=run")
+    assert stopped.returncode == 75, stopped.stderr
+    lines = [ln for ln in stopped.stderr.splitlines() if ln.startswith("dlrun: ")]
+    assert len(lines) == 1 and lines[0].startswith("dlrun: stopped by SIGTERM at epoch 2, step 2/4; "), stopped.stderr
+    trainer = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["trainer"]
+    assert trainer["epoch"] == 1 and [(p["epoch"], p["step"]) for p in trainer["position"]] == [(2, 2), (2, 2)]
+
+    resumed = cli_subprocess("train", *ddp, "trainer.resume=auto", "hydra.run.dir=run")
+    assert resumed.returncode == 0, resumed.stderr
+    plain = cli_subprocess("train", *ddp, "hydra.run.dir=plain")
+    assert plain.returncode == 0, plain.stderr
+    assert _metrics(tmp_path / "run") == _metrics(tmp_path / "plain")
