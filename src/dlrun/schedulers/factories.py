@@ -35,6 +35,11 @@ class Scheduler:
         """Build a per-step scheduler for `steps_per_epoch` optimizer steps in each of `epochs` epochs."""
         self.scheduler = self.build(steps_per_epoch, epochs)
 
+    def optimizer_stepped(self, optimizer: torch.optim.Optimizer) -> None:
+        """After a step of `optimizer`: a per-step scheduler of it advances (once `start` has built it)."""
+        if self.per_step and self.scheduler is not None and optimizer is self.optimizer:
+            self.scheduler.step()
+
     def step(self, logs: dict) -> None:
         if self.monitor is None:
             self.scheduler.step()

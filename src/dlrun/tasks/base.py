@@ -138,8 +138,8 @@ class Task:
     def after_step(self, optimizer: torch.optim.Optimizer) -> None:
         """After each optimizer step: the per-step learning-rate schedulers of `optimizer` advance."""
         for sched in self.schedulers.values():
-            if sched is not None and sched.per_step and sched.optimizer is optimizer:
-                sched.scheduler.step()
+            if sched is not None:
+                sched.optimizer_stepped(optimizer)
 
     # ---- what subclasses implement
     def training_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
