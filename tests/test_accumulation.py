@@ -6,6 +6,7 @@ import json
 import math
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -49,7 +50,9 @@ def probes(tmp_path, monkeypatch):
     def run(overrides: list[str], name: str):
         import accum_probes as module
 
-        _, metrics = train_in_process([*overrides, "plugins=[accum_probes]", "callbacks=[record_steps]"], tmp_path / name)
+        _, metrics = train_in_process(
+            [*overrides, "plugins=[accum_probes]", "callbacks=[record_steps]"], tmp_path / name
+        )
         return metrics, module.RecordSteps.start, list(module.RecordSteps.steps)
 
     return run
@@ -106,6 +109,12 @@ def test_batch_8_accumulated_4_times_trains_the_weights_of_batch_32(probes, tmp_
         assert a["train_samples"] == b["train_samples"] == 100
     reference = hand_computed(start, common, batch=8, accumulate=4, lr=0.5, epochs=2)
     assert_same_weights(weights(tmp_path / "small"), reference)
+    # diagnostics sample optimizer steps (the first of each epoch), not batches: the same gradient norms
+    norms = [
+        [float(row.split(",")[4]) for row in (tmp_path / run / "diagnostics.csv").read_text().splitlines()[1:]]
+        for run in ("big", "small")
+    ]
+    assert len(norms[0]) == 4 and norms[0] == pytest.approx(norms[1], abs=1e-6)
 
 
 def test_a_last_partial_accumulation_steps_on_the_mean_of_its_batches(probes, tmp_path):
@@ -240,7 +249,7 @@ def test_accumulation_and_step_schedulers_refuse_what_they_cannot_do(cli):
     assert "set scheduler.cycle_momentum=false" in adagrad.stderr
 
 
-KILLER = textwrap.dedent('''
+KILLER = textwrap.dedent("""
     import os
     import signal
 
@@ -255,7 +264,7 @@ KILLER = textwrap.dedent('''
         def on_batch_end(self, trainer, step, logs):
             if trainer.epoch == self.epoch and step == self.step:
                 os.kill(os.getpid(), signal.SIGKILL)
-''')
+""")
 
 RESUMED = [
     "dataset=wine",
@@ -310,3 +319,50 @@ def test_two_processes_accumulating_train_as_one_process_with_the_same_global_ba
         assert a["train_samples"] == b["train_samples"] == 1294
         assert a["train/loss"] == pytest.approx(b["train/loss"], abs=1e-5)
         assert a["val/loss"] == pytest.approx(b["val/loss"], abs=1e-5)
+
+
+def test_generative_tasks_step_their_schedulers_and_accumulate(tmp_path_factory):
+    from dlrun.tasks import build_task
+    from dlrun.validate import validate
+    from test_generative import data_args, learnable_images, write_idx
+
+    root = tmp_path_factory.mktemp("mnist")
+    rng = np.random.default_rng(0)
+    write_idx(root / "MNIST" / "raw", "train", *learnable_images(200, rng))
+    write_idx(root / "MNIST" / "raw", "t10k", *learnable_images(20, rng))
+
+    def task_of(overrides):
+        cfg = compose([*data_args(root), "scheduler=linear_warmup", "scheduler.warmup_steps=4", *overrides])
+        validate(cfg)
+        data = build_data(cfg)
+        task = build_task(cfg, data.info)
+        task.setup(torch.device("cpu"), None, None)
+        return task, iter(data.batches("train", 8, train=True))
+
+    # a GAN's discriminator steps d_steps times per batch, and its schedule is that much longer
+    gan, batches = task_of(
+        [
+            "task=gan",
+            "model=gan_mlp",
+            "model.generator_hidden=[8]",
+            "model.discriminator_hidden=[8]",
+            "dataset.normalize=symmetric",
+            "task.d_steps=2",
+        ]
+    )
+    assert gan.plan_steps(5, 1, 2) == 5
+    for _ in range(2):
+        gan.training_step(next(batches))
+    lr = {name: opt.param_groups[0]["lr"] / 2e-4 for name, opt in gan.optimizers.items()}
+    assert lr == pytest.approx({"generator": 3 / 4, "discriminator": 1.0})  # 2 and 4 steps taken
+
+    # a VAE accumulates: one optimizer step per 2 batches, the epoch's last batch steps alone
+    vae, batches = task_of(["task=vae", "model=vae_mlp", "model.hidden=[8]", "model.latent_dim=2"])
+    assert vae.plan_steps(3, 2, 2) == 2
+    state = vae.optimizers["vae"].state
+    for last in (False, False, True):
+        vae.last_batch = last
+        vae.training_step(next(batches))
+        steps = {int(s["step"]) for s in state.values()}
+    assert steps == {2} and not vae.accumulating
+    assert vae.optimizers["vae"].param_groups[0]["lr"] == pytest.approx(1e-3 * 3 / 4)

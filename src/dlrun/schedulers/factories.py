@@ -154,8 +154,7 @@ def warmup_length(steps: int | None, epochs: float, steps_per_epoch: int, total:
     if warmup > total:
         given = f"warmup_steps={steps}" if steps is not None else f"warmup_epochs={epochs:g} ({warmup} steps)"
         raise ConfigError(
-            f"scheduler={name}: {given} is longer than the run's {total} optimizer steps "
-            f"({steps_per_epoch} per epoch)"
+            f"scheduler={name}: {given} is longer than the run's {total} optimizer steps ({steps_per_epoch} per epoch)"
         )
     return warmup
 
