@@ -249,6 +249,19 @@ def test_accumulation_and_step_schedulers_refuse_what_they_cannot_do(cli):
     assert "set scheduler.cycle_momentum=false" in adagrad.stderr
 
 
+def test_a_onecycle_run_cannot_be_extended_on_resume(cli):
+    common = ["dataset=iris", "scheduler=onecycle", "logger=none", "plots.enabled=false"]
+    first = cli("train", *common, "trainer.max_epochs=2", "hydra.run.dir=first")
+    assert first.returncode == 0, first.stderr
+    longer = cli("train", *common, "trainer.max_epochs=3", "trainer.resume=first", "hydra.run.dir=longer")
+    assert longer.returncode == 2 and "Traceback" not in longer.stderr
+    assert longer.stderr.strip().splitlines()[-1] == (
+        "dlrun: error: the checkpoint's 1cycle schedule spans 8 optimizer steps and this run's 12: "
+        "scheduler=onecycle cannot change its length on resume (trainer.max_epochs, batch_size or "
+        "accumulate_grad_batches)"
+    )
+
+
 KILLER = textwrap.dedent("""
     import os
     import signal

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from dlrun.errors import ConfigError
+from dlrun.errors import CheckpointError, ConfigError
 from dlrun.schedulers.config import SCHEDULERS
 
 
@@ -50,8 +50,16 @@ class Scheduler:
         return self.scheduler.state_dict() if self.scheduler is not None else {}
 
     def load_state_dict(self, state: dict) -> None:
-        if state:
-            self.scheduler.load_state_dict(state)
+        if not state:
+            return
+        planned = getattr(self.scheduler, "total_steps", None)  # OneCycleLR cannot run past its length
+        if planned is not None and state.get("total_steps", planned) != planned:
+            raise CheckpointError(
+                f"the checkpoint's 1cycle schedule spans {state['total_steps']} optimizer steps and this run's "
+                f"{planned}: scheduler=onecycle cannot change its length on resume (trainer.max_epochs, batch_size "
+                "or accumulate_grad_batches)"
+            )
+        self.scheduler.load_state_dict(state)
 
 
 def none(optimizer: torch.optim.Optimizer, max_epochs: int) -> Scheduler | None:
