@@ -200,12 +200,13 @@ def plan_steps(task, trainer: Trainer, data) -> None:
     steps = task.plan_steps(batches, accumulate, trainer.cfg.max_epochs)
     if accumulate > 1 or distributed.world() > 1:
         log.info(
-            "effective batch %d (batch_size %d x %d accumulated x %d processes): %d optimizer steps per epoch",
+            "effective batch %d (batch_size %d x %d accumulated x %d processes): %d optimizer step%s per epoch",
             trainer.batch_size * accumulate * distributed.world(),
             trainer.batch_size,
             accumulate,
             distributed.world(),
             steps,
+            "" if steps == 1 else "s",
         )
 
 
