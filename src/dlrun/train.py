@@ -122,6 +122,7 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
     }
     trainer = Trainer(tcfg, run_dir, cfg.seed, [c for c in callbacks if c is not None], meta=meta, progress=progress)
     trainer.keep_global_batch = checked.device.keep_global_batch
+    plan_steps(task, trainer, data)
     if resume:
         restore_task(task, resume, weights_only=False, source=resume["_path"])
         trainer.load_state_dict(resume["trainer"])
@@ -201,6 +202,23 @@ def join_processes(device_cfg) -> torch.device:
     if device_cfg.threads is not None:
         torch.set_num_threads(device_cfg.threads)
     return device
+
+
+def plan_steps(task, trainer: Trainer, data) -> None:
+    """Tell the task its gradient accumulation and the run's optimizer steps (per-step schedulers need them)."""
+    accumulate = trainer.cfg.accumulate_grad_batches
+    batches = trainer.batches_per_epoch(data)
+    steps = task.plan_steps(batches, accumulate, trainer.cfg.max_epochs)
+    if accumulate > 1 or distributed.world() > 1:
+        log.info(
+            "effective batch %d (batch_size %d x %d accumulated x %d processes): %d optimizer step%s per epoch",
+            trainer.batch_size * accumulate * distributed.world(),
+            trainer.batch_size,
+            accumulate,
+            distributed.world(),
+            steps,
+            "" if steps == 1 else "s",
+        )
 
 
 def _resume_state(resume: str | None, run_dir: Path) -> dict | None:

@@ -96,9 +96,9 @@ def validate(cfg: DictConfig | dict, files: bool = True) -> Checked:
     typed = {group: check(schema, plain.get(group) or {}, group) for group, (schema, _) in SCHEMAS.items()}
     check_extra_callbacks(root.callbacks)
     check_auto_lr(plain)  # optimizer.lr=auto: one optimizer, one process
-    task = components["task"]
-    if hasattr(task, "check_config"):
-        task.check_config(plain, plain["task"]["name"])
+    for group in ("task", "scheduler"):  # their rules across groups
+        if hasattr(components[group], "check_config"):
+            components[group].check_config(plain, plain[group]["name"])
     trainer, cv = typed["trainer"], typed["cv"]
     if trainer.resume not in (None, "auto"):
         if cv.folds > 1:

@@ -53,7 +53,12 @@ class TrainerConfig:
     """The training loop."""
 
     max_epochs: int = option(30, "epochs to train (early stopping may end sooner)", ge=1)
-    batch_size: int = option(32, "samples per optimizer step", ge=1)
+    batch_size: int = option(
+        32, "samples per forward/backward pass (per process unless device.keep_global_batch)", ge=1
+    )
+    accumulate_grad_batches: int = option(
+        1, "batches per optimizer step, their gradients averaged (effective batch = batch_size x this)", ge=1
+    )
     resume: str | None = option(
         None,
         "auto continues from <run dir>/checkpoints/last.pt when it exists; a path "

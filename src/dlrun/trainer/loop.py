@@ -100,6 +100,7 @@ class Trainer:
             len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress and distributed.is_main()
         ) as bar:
             for step, batch in enumerate(batches, start=done.step + 1):
+                task.last_batch = step == len(batches)  # an unfinished gradient accumulation steps after it
                 logs = task.training_step(batch)
                 sizes.append(len(batch[0]))
                 batch_outputs = logs.pop("_outputs", None)
@@ -140,6 +141,11 @@ class Trainer:
     def batch_size(self) -> int:
         """Per-process batch: trainer.batch_size, or its share when device.keep_global_batch is set."""
         return max(1, self.cfg.batch_size // distributed.world()) if self.keep_global_batch else self.cfg.batch_size
+
+    def batches_per_epoch(self, data: DataBundle) -> int:
+        """Training batches of one epoch in this process (under the debug modes' limits), before `fit` draws them."""
+        available = len(data.batches("train", self.batch_size, train=True, seed=self.seed))
+        return debug.train_batch_count(self.cfg, available)
 
     @property
     def eval_batch_size(self) -> int:
