@@ -13,6 +13,8 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     model_summary.txt     the model table printed at the start
     checkpoints/last.pt   written every epoch (resume from it)
     checkpoints/best.pt   written when the checkpoint monitor improves
+    checkpoints/epoch=NNN-<monitor>=<value>.pt   the k best epochs (trainer.checkpoint.save_top_k)
+    checkpoints/epoch=NNN.pt                     every n-th epoch (trainer.checkpoint.every_n_epochs)
     failed.json           a sweep job that failed: job, overrides, error, type, exit_code
     export/<format>/      dlrun export: model.onnx or model.pt, signature.json, vocabulary.txt (dlrun.rundir.exports)
     .hydra/config.yaml    the composed config (Hydra writes it; every checkpoint holds it resolved)
@@ -23,6 +25,8 @@ API (light: importing `dlrun.rundir` does not import torch)::
 
     RunDir(path)                          .metrics .history .model_summary .failed .config .overrides
                                           .checkpoint(name) .fold(k) .refit .is_run()
+                                          .epoch_checkpoint(epoch, monitor, value) .epoch_checkpoints()
+                                          .remove(path)
                                           .read_metrics() .read_history() .read_config() .read_overrides()
                                           .read_failure() .read_diagnostics() .read_lr_find()
                                           .lr_find .lr_find_plot .write_lr_find(result)

@@ -19,6 +19,8 @@ class Task:
 
     # callables (optimizer, module) run after backward, before each optimizer step; the trainer sets them
     before_step_hooks: tuple = ()
+    # callables (optimizer, module) run right after each optimizer step (weight averaging); the trainer sets them
+    after_step_hooks: tuple = ()
 
     def __init__(self) -> None:
         self.models = nn.ModuleDict()
@@ -87,12 +89,16 @@ class Task:
                 nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
             self.scaler.step(optimizer)
             self.scaler.update()
+            for hook in self.after_step_hooks:
+                hook(optimizer, module)
             return
         for hook in self.before_step_hooks:
             hook(optimizer, module)
         if self.grad_clip:
             nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
         optimizer.step()
+        for hook in self.after_step_hooks:
+            hook(optimizer, module)
 
     # ---- what subclasses implement
     def training_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
