@@ -67,7 +67,9 @@ def load(path):
 
 
 def test_ema_weights_are_the_moving_average_of_the_weight_trajectory(tmp_path):
-    _, metrics = train_in_process([*IRIS, "trainer.max_epochs=3", "trainer.ema=true", "trainer.ema_decay=0.7"], tmp_path)
+    _, metrics = train_in_process(
+        [*IRIS, "trainer.max_epochs=3", "trainer.ema=true", "trainer.ema_decay=0.7"], tmp_path
+    )
     steps, per_epoch = RECORDED["steps"], RECORDED["steps_per_epoch"]
     assert len(steps) == 3 * 4 and per_epoch == [4, 8, 12]  # 108 training rows, batches of 32
     state = load(tmp_path / "checkpoints" / "last.pt")
@@ -86,7 +88,13 @@ def test_ema_weights_are_the_moving_average_of_the_weight_trajectory(tmp_path):
 
 def test_ema_validation_test_and_eval_use_the_ema_weights(tmp_path, cli):
     _, metrics = train_in_process(
-        [*IRIS, "trainer.max_epochs=4", "trainer.ema=true", "trainer.ema_decay=0.5", "trainer.early_stopping.patience=5"],
+        [
+            *IRIS,
+            "trainer.max_epochs=4",
+            "trainer.ema=true",
+            "trainer.ema_decay=0.5",
+            "trainer.early_stopping.patience=5",
+        ],
         tmp_path / "run",
     )
     val = cli("eval", str(tmp_path / "run"), "--split", "val", "--checkpoint", "last", "--json")
@@ -99,7 +107,9 @@ def test_ema_validation_test_and_eval_use_the_ema_weights(tmp_path, cli):
     assert result["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
     best = metrics["best"]["epoch"]
     # early stopping's best weights and best.pt are the EMA weights of the best epoch
-    assert_close(load(tmp_path / "run" / "checkpoints" / "best.pt")["task"]["models"]["model"], RECORDED["epoch_end"][best - 1])
+    assert_close(
+        load(tmp_path / "run" / "checkpoints" / "best.pt")["task"]["models"]["model"], RECORDED["epoch_end"][best - 1]
+    )
 
 
 def test_swa_weights_are_the_mean_of_the_epoch_end_weights(tmp_path, cli):
@@ -151,7 +161,7 @@ def test_weight_averaging_config_errors(cli, tmp_path):
     assert_one_line_error(start, "trainer.swa_start must be an epoch number", tmp_path)
 
 
-KILLER = textwrap.dedent('''
+KILLER = textwrap.dedent("""
     import os
     import signal
 
@@ -166,7 +176,7 @@ KILLER = textwrap.dedent('''
         def on_batch_end(self, trainer, step, logs):
             if trainer.epoch == self.epoch and step == self.step:
                 os.kill(os.getpid(), signal.SIGKILL)
-''')
+""")
 
 COMMON = [
     "dataset=wine",
@@ -184,7 +194,10 @@ COMMON = [
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "averaging",
-    [["trainer.ema=true", "trainer.ema_decay=0.8"], ["trainer.swa=true", "trainer.swa_start=3", "model.batchnorm=true"]],
+    [
+        ["trainer.ema=true", "trainer.ema_decay=0.8"],
+        ["trainer.swa=true", "trainer.swa_start=3", "model.batchnorm=true"],
+    ],
     ids=["ema", "swa"],
 )
 def test_killed_and_resumed_run_with_weight_averaging_matches(averaging, cli, cli_subprocess, tmp_path):
@@ -192,7 +205,9 @@ def test_killed_and_resumed_run_with_weight_averaging_matches(averaging, cli, cl
     args = [*COMMON, *averaging]
     full = cli("train", *args, "hydra.run.dir=full")
     assert full.returncode == 0, full.stderr
-    killed = cli_subprocess("train", *args, "hydra.run.dir=resumed", "plugins=[killer]", "callbacks=[{name: kill_at, epoch: 5}]")
+    killed = cli_subprocess(
+        "train", *args, "hydra.run.dir=resumed", "plugins=[killer]", "callbacks=[{name: kill_at, epoch: 5}]"
+    )
     assert killed.returncode != 0
     resumed = cli("train", *args, "hydra.run.dir=resumed", "trainer.resume=auto")
     assert resumed.returncode == 0, resumed.stderr

@@ -67,7 +67,6 @@ class Callback:
         Only callbacks that override it are called (the task's step skips the call entirely when none does).
         """
 
-
     def on_after_optimizer_step(self, trainer: Trainer, optimizer, module) -> None:
         """Right after each real `optimizer.step()` of `module` (weight averaging updates its average here).
 

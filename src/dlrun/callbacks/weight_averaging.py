@@ -136,7 +136,9 @@ class SWA(_Averaging):
     def on_fit_end(self, trainer):
         n = self.count()
         if n == 0:
-            log.info("swa: training ended before epoch %d (trainer.swa_start): the weights are not averaged", self.start)
+            log.info(
+                "swa: training ended before epoch %d (trainer.swa_start): the weights are not averaged", self.start
+            )
             return
         self.swap_in(trainer, parameters_only=True)
         recomputed = [name for name in self.averaged if recompute_batch_norm(trainer.task.net(name), self.bn_batches)]
