@@ -221,3 +221,26 @@ def test_killed_and_resumed_run_with_weight_averaging_matches(averaging, cli, cl
     for name in names:  # the same weights in every kept file (the averaged ones where they are the model's)
         x, y = (load(tmp_path / run / "checkpoints" / name)["task"]["models"]["model"] for run in ("full", "resumed"))
         assert_close(x, y, atol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "averaging",
+    [["trainer.ema=true"], ["trainer.swa=true", "trainer.swa_start=2", "model.batchnorm=true"]],
+    ids=["ema", "swa"],
+)
+def test_two_processes_average_the_same_weights(averaging, cli, cli_subprocess, tmp_path):
+    """Under DDP every rank averages the same weights (SWA's batch-norm statistics are averaged over the ranks'
+    shares), only rank 0 writes, and one process evaluating the final checkpoint gets metrics.json's test figures."""
+    args = ["dataset=digits", "device.type=cpu", "trainer.max_epochs=3", "model.hidden=[32]", "logger=none"]
+    args += ["trainer.checkpoint.save_top_k=2", "plots.enabled=false", *averaging]
+    result = cli_subprocess("train", *args, "device.count=2", "hydra.run.dir=ddp")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    kept = sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir() if p.name.startswith("epoch="))
+    assert kept == sorted(e["path"].removeprefix("checkpoints/") for e in metrics["checkpoints"]) and len(kept) == 2
+    evaluated = cli("eval", "ddp", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    test = json.loads(evaluated.stdout)
+    assert test["loss"] == pytest.approx(metrics["test"]["loss"], abs=1e-5)
+    assert test["accuracy"] == pytest.approx(metrics["test"]["accuracy"])

@@ -115,7 +115,8 @@ class TrainerConfig:
     def __post_init__(self):
         if isinstance(self.swa_start, float) and self.swa_start >= 1:
             raise ConfigError(
-                f"trainer.swa_start must be an epoch number (an integer >= 1) or a fraction in (0, 1), got {self.swa_start!r}"
+                "trainer.swa_start must be an epoch number (an integer >= 1) or a fraction in (0, 1), "
+                f"got {self.swa_start!r}"
             )
         if self.swa and self.ema:
             raise ConfigError("trainer.swa and trainer.ema cannot both be on: choose one way of averaging the weights")
