@@ -148,6 +148,18 @@ def test_swa_recomputes_batch_norm_statistics_over_the_training_data(tmp_path):
     assert not torch.allclose(weights[norm], raw[-1][norm], atol=1e-3)  # not the raw run's statistics
 
 
+def test_swa_lr_anneals_the_learning_rate_with_swalr(tmp_path):
+    overrides = [*IRIS, "trainer.max_epochs=5", "trainer.swa=true", "trainer.swa_start=2", "optimizer.lr=0.001"]
+    overrides += ["scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5"]
+    _, metrics = train_in_process([*overrides, "trainer.swa_lr=0.01", "trainer.swa_anneal_epochs=2"], tmp_path / "a")
+    # epoch 1 at 0.001, the step scheduler halves it once; from epoch 2 SWALR anneals (cosine) to 0.01 in 2 steps
+    start = 0.0005
+    expected = [0.001, start, 0.5 * start + 0.5 * 0.01, 0.01, 0.01]
+    assert [row["lr"] for row in metrics["history"]] == pytest.approx(expected, rel=1e-9)
+    _, at_once = train_in_process([*overrides, "trainer.swa_lr=0.02", "trainer.swa_anneal_epochs=0"], tmp_path / "b")
+    assert [row["lr"] for row in at_once["history"]] == pytest.approx([0.001, 0.02, 0.02, 0.02, 0.02], rel=1e-9)
+
+
 def test_weight_averaging_config_errors(cli, tmp_path):
     from conftest import assert_one_line_error
 
@@ -196,7 +208,7 @@ COMMON = [
     "averaging",
     [
         ["trainer.ema=true", "trainer.ema_decay=0.8"],
-        ["trainer.swa=true", "trainer.swa_start=3", "model.batchnorm=true"],
+        ["trainer.swa=true", "trainer.swa_start=3", "model.batchnorm=true", "trainer.swa_lr=0.01"],
     ],
     ids=["ema", "swa"],
 )
@@ -244,3 +256,22 @@ def test_two_processes_average_the_same_weights(averaging, cli, cli_subprocess, 
     test = json.loads(evaluated.stdout)
     assert test["loss"] == pytest.approx(metrics["test"]["loss"], abs=1e-5)
     assert test["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+
+
+def test_ema_on_a_gan_averages_each_network_after_its_own_steps(tmp_path):
+    import numpy as np
+
+    from test_generative import cgan_args
+    from test_images import learnable_images, write_idx
+
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "data" / "MNIST" / "raw", "train", *learnable_images(200, rng))
+    write_idx(tmp_path / "data" / "MNIST" / "raw", "t10k", *learnable_images(50, rng))
+    train_in_process([*cgan_args(tmp_path / "data"), "trainer.max_epochs=1", "trainer.ema=true"], tmp_path / "run")
+    state = load(tmp_path / "run" / "checkpoints" / "last.pt")
+    averaged = state["trainer"]["callbacks"]["EMA"]["averaged"]
+    d_steps, g_steps = int(averaged["discriminator"]["n_averaged"]), int(averaged["generator"]["n_averaged"])
+    assert g_steps > 1 and d_steps == 2 * g_steps  # task.d_steps=2: each average moves after its network's steps
+    for name in ("generator", "discriminator"):  # the checkpoint's weights are the averages
+        ema = {k.removeprefix("module."): v for k, v in averaged[name].items() if k != "n_averaged"}
+        assert_close(state["task"]["models"][name], ema, atol=0)

@@ -206,7 +206,8 @@ def weight_averaging(tcfg, data, main: bool) -> list:
         from dlrun.callbacks.weight_averaging import SWA
 
         start = tcfg.swa_start if isinstance(tcfg.swa_start, int) else int(tcfg.swa_start * tcfg.max_epochs) + 1
-        return [SWA(start, lambda: data.batches("train", tcfg.batch_size), save=main)]
+        batches = lambda: data.batches("train", tcfg.batch_size)  # noqa: E731 - update_bn's pass over the data
+        return [SWA(start, batches, save=main, lr=tcfg.swa_lr, anneal_epochs=tcfg.swa_anneal_epochs)]
     return []
 
 

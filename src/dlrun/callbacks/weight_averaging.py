@@ -8,7 +8,9 @@ in every checkpoint) and are swapped back at the next epoch's start. A checkpoin
 EMA weights (eval, predict, export and serve use them unchanged) and a resumed run continues from the raw ones.
 
 SWA: the weights at the end of each training pass from `start` on are averaged (an equal-weight running mean);
-validation sees the raw weights. At the end of training the average replaces the weights, batch-norm statistics
+validation sees the raw weights. With `lr` (trainer.swa_lr), from epoch `start` on torch's SWALR anneals each
+optimizer's learning rate to it over `anneal_epochs` (stepped at each epoch's end) and the task's own schedulers
+are dropped (no longer stepped). At the end of training the average replaces the weights, batch-norm statistics
 are recomputed over the training batches (torch's update_bn; with several processes each computes them over its
 share and they are averaged, so every rank holds the same), and checkpoints/last.pt is written again with them.
 The raw weights stay in the callback's state, so `trainer.resume` with a larger max_epochs continues training
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
+from torch.optim.swa_utils import SWALR, AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from dlrun.callbacks.base import Callback
 from dlrun.device import distributed
@@ -89,7 +91,7 @@ class _Averaging(Callback):
         return {"averaged": {name: a.state_dict() for name, a in self.averaged.items()}, "raw": self.raw}
 
     def load_state_dict(self, state):
-        self.pending = {"averaged": dict(state["averaged"]), "raw": state["raw"]}
+        self.pending = dict(state)
 
 
 class EMA(_Averaging):
@@ -120,10 +122,50 @@ class SWA(_Averaging):
 
     priority = 6
 
-    def __init__(self, start: int, bn_batches: Callable[[], Iterable], save: bool = True):
+    def __init__(
+        self,
+        start: int,
+        bn_batches: Callable[[], Iterable],
+        save: bool = True,
+        lr: float | None = None,
+        anneal_epochs: int = 1,
+    ):
         super().__init__()
         self.start, self.bn_batches, self.save = start, bn_batches, save
-        self.applied = False
+        self.lr, self.anneal_epochs = lr, anneal_epochs
+        self.annealers: dict[str, SWALR] = {}
+        self.anneal_steps: int | None = None  # SWALR steps taken (None: not started)
+
+    def on_fit_start(self, trainer):
+        steps = self.pending.get("anneal_steps") if self.pending is not None else None
+        super().on_fit_start(trainer)
+        if steps is not None:  # resumed after swa_start: SWALR continues where it was
+            self.take_over_lr(trainer, steps, resumed=True)
+
+    def on_epoch_start(self, trainer, epoch):
+        super().on_epoch_start(trainer, epoch)
+        if self.lr is not None and epoch >= self.start and self.anneal_steps is None:
+            self.take_over_lr(trainer, 0, resumed=False)
+
+    def take_over_lr(self, trainer, steps: int, resumed: bool) -> None:
+        """SWALR on every optimizer, `steps` epoch-end steps in; the task's schedulers are dropped."""
+        trainer.task.schedulers.clear()
+        for name, optimizer in trainer.task.optimizers.items():
+            lrs = [group["lr"] for group in optimizer.param_groups]
+            annealer = SWALR(optimizer, self.lr, anneal_epochs=self.anneal_epochs, anneal_strategy="cos")
+            if resumed:  # as if stepped `steps` times; the optimizer's learning rates are the checkpoint's
+                annealer.last_epoch, annealer._step_count = steps, steps + 1
+                for group, lr in zip(optimizer.param_groups, lrs, strict=True):
+                    group["lr"] = lr
+                annealer._last_lr = lrs
+            self.annealers[name] = annealer
+        self.anneal_steps = steps
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.annealers:
+            for annealer in self.annealers.values():
+                annealer.step()
+            self.anneal_steps += 1
 
     def make(self, net):
         return AveragedModel(net)  # equal weights; buffers (batch norm) are recomputed at the end instead
@@ -152,6 +194,11 @@ class SWA(_Averaging):
         if self.save:  # last.pt holds the averaged weights (and the raw ones in this callback's state)
             save_checkpoint(state, RunDir(trainer.run_dir).checkpoint("last"))
         distributed.barrier()
+
+    def state_dict(self):
+        if self.pending is not None:
+            return self.pending
+        return {**super().state_dict(), "anneal_steps": self.anneal_steps}
 
 
 def recompute_batch_norm(net: nn.Module, batches: Callable[[], Iterable]) -> bool:

@@ -93,6 +93,13 @@ class TrainerConfig:
     swa_start: int | float = option(
         0.75, "first epoch averaged: an epoch number (>= 1), or a fraction of max_epochs in (0, 1)", gt=0
     )
+    swa_lr: float | None = option(
+        None,
+        "from swa_start on, torch's SWALR anneals the learning rate to this value and holds it (the scheduler "
+        "is no longer stepped); null = the scheduler goes on",
+        gt=0,
+    )
+    swa_anneal_epochs: int = option(1, "epochs SWALR takes to reach swa_lr (cosine); 0 = at once", ge=0)
     # debug modes (conf/debug/*.yaml set these; see docs/debugging.md#debug-modes and dlrun.trainer.debug)
     fast_dev_run: bool = option(
         False, "one epoch of one train, one val and one test batch (replaces max_epochs and the limits)"
