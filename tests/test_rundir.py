@@ -87,7 +87,7 @@ def test_checkpoint_resolution_and_its_errors(tmp_path):
     assert open_checkpoint(tmp_path, "final")[0] == run.checkpoint("best")
     assert open_checkpoint(run.checkpoint("last"), "final")[0] == run.checkpoint("last")  # a file is itself
     with pytest.raises(
-        ConfigError, match="--checkpoint must be final, best or last (or a checkpoint file), got 'first'"
+        ConfigError, match=r"--checkpoint must be final, best or last \(or a checkpoint file\), got 'first'"
     ):
         open_checkpoint(tmp_path, "first")
     torch.save({"task": {}, "config": {}, "code": object()}, tmp_path / "unsafe.pt")
