@@ -77,6 +77,7 @@ def test_ema_weights_are_the_moving_average_of_the_weight_trajectory(tmp_path):
     assert_close(state["task"]["models"]["model"], hand_ema(steps, 0.7))
     assert_close(state["trainer"]["callbacks"]["EMA"]["raw"]["model"], steps[-1], atol=0)
     assert int(state["trainer"]["callbacks"]["EMA"]["averaged"]["model"]["n_averaged"]) == 12
+    assert metrics["weight_averaging"] == {"method": "ema", "decay": 0.7, "steps": {"model": 12}}
     for epoch, n in enumerate(per_epoch):
         # validated (and seen by every epoch-end callback): the EMA up to that epoch's last step
         assert_close(RECORDED["train_end"][epoch], hand_ema(steps[:n], 0.7))
@@ -121,6 +122,7 @@ def test_swa_weights_are_the_mean_of_the_epoch_end_weights(tmp_path, cli):
     assert_close(state["task"]["models"]["model"], mean)
     assert_close(state["trainer"]["callbacks"]["SWA"]["raw"]["model"], raw[-1], atol=0)
     assert int(state["trainer"]["callbacks"]["SWA"]["averaged"]["model"]["n_averaged"]) == 3
+    assert metrics["weight_averaging"] == {"method": "swa", "epochs": [3, 5], "swa_lr": None}
     result = cli("eval", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["loss"] == pytest.approx(metrics["test"]["loss"], rel=1e-6)
@@ -171,6 +173,10 @@ def test_weight_averaging_config_errors(cli, tmp_path):
     assert_one_line_error(decay, "trainer.ema_decay", tmp_path)
     start = cli("train", "dataset=iris", "trainer.swa=true", "trainer.swa_start=2.5")
     assert_one_line_error(start, "trainer.swa_start must be an epoch number", tmp_path)
+    late = cli("train", "dataset=iris", "trainer.swa=true", "trainer.swa_start=12", "trainer.max_epochs=10")
+    assert_one_line_error(
+        late, "trainer.swa_start=12 is after trainer.max_epochs=10: no epoch would be averaged", tmp_path
+    )
 
 
 KILLER = textwrap.dedent("""

@@ -97,7 +97,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
     ckpt = tcfg.checkpoint
     checkpoint = ModelCheckpoint(ckpt.monitor, ckpt.mode, main, ckpt.save_top_k, ckpt.every_n_epochs)
     callbacks = [SchedulerStep(), checkpoint, *task.callbacks(), *build_extra_callbacks(_plain(cfg.callbacks))]
-    callbacks += weight_averaging(tcfg, data, main)
+    averaging = weight_averaging(tcfg, data, main)
+    callbacks += averaging
     if tcfg.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
     logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
@@ -162,6 +163,8 @@ def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: 
         results["pruned"] = {"epoch": pruning.pruned_at}
     if checkpoint.listing():
         results["checkpoints"] = checkpoint.listing()
+    if averaging:
+        results["weight_averaging"] = averaging[0].summary()
     if main:
         RunDir(run_dir).write_metrics(results)
         pictures = draw_run(checked.plots, run_dir, results, task, data, shown, predicted)

@@ -85,6 +85,10 @@ class _Averaging(Callback):
     def count(self) -> int:
         return min((int(a.n_averaged) for a in self.averaged.values()), default=0)
 
+    def summary(self) -> dict:
+        """metrics.json's "weight_averaging" entry."""
+        raise NotImplementedError
+
     def state_dict(self):
         if self.pending is not None:  # loaded but not started (a checkpoint written before fit)
             return self.pending
@@ -115,6 +119,9 @@ class EMA(_Averaging):
         if self.count() > 0:
             self.swap_in(trainer)
 
+    def summary(self):
+        return {"method": "ema", "decay": self.decay, "steps": {k: int(a.n_averaged) for k, a in self.averaged.items()}}
+
 
 class SWA(_Averaging):
     """trainer.swa: average the weights at the end of each training pass from epoch `start` on; at the end of
@@ -135,6 +142,7 @@ class SWA(_Averaging):
         self.lr, self.anneal_epochs = lr, anneal_epochs
         self.annealers: dict[str, SWALR] = {}
         self.anneal_steps: int | None = None  # SWALR steps taken (None: not started)
+        self.last_epoch = 0
 
     def on_fit_start(self, trainer):
         steps = self.pending.get("anneal_steps") if self.pending is not None else None
@@ -175,7 +183,12 @@ class SWA(_Averaging):
             for name, averaged in self.averaged.items():
                 averaged.update_parameters(trainer.task.net(name))
 
+    def summary(self):
+        n = self.count()
+        return {"method": "swa", "epochs": [self.last_epoch - n + 1, self.last_epoch] if n else [], "swa_lr": self.lr}
+
     def on_fit_end(self, trainer):
+        self.last_epoch = trainer.epoch
         n = self.count()
         if n == 0:
             log.info(

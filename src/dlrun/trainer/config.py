@@ -125,6 +125,11 @@ class TrainerConfig:
                 "trainer.swa_start must be an epoch number (an integer >= 1) or a fraction in (0, 1), "
                 f"got {self.swa_start!r}"
             )
+        if self.swa and isinstance(self.swa_start, int) and self.swa_start > self.max_epochs:
+            raise ConfigError(
+                f"trainer.swa_start={self.swa_start} is after trainer.max_epochs={self.max_epochs}: "
+                "no epoch would be averaged"
+            )
         if self.swa and self.ema:
             raise ConfigError("trainer.swa and trainer.ema cannot both be on: choose one way of averaging the weights")
         if self.swa and self.early_stopping.patience is not None and self.early_stopping.restore_best:
