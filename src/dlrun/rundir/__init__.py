@@ -44,7 +44,7 @@ Checkpoints (`dlrun.rundir.checkpoints`, imports torch; the names are also impor
     resolve_checkpoint(path, prefer)      a file, or checkpoints/{prefer}.pt (then last, best) of a run
     final_choice(trainer_config) -> str   "best" when early stopping restored the best weights, else "last"
     final_checkpoint(run_dir) -> str      final_choice of a run directory
-    open_checkpoint(path, prefer="final") (file, state); prefer is final, best or last
+    open_checkpoint(path, prefer="final") (file, state); prefer is final, best, last or a checkpoint file
     restore_task(task, state, weights_only, source)   load the task state; one line when it does not fit
 
 Rebuilding a trained task from a checkpoint (weights, DataInfo, preprocessing, config) needs the task,
