@@ -102,8 +102,11 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
         if isinstance(data.preprocessing, dict) and data.preprocessing.get("schema"):  # dataset=csv
             RunDir(run_dir).write_table_schema(data.preprocessing["schema"])
 
-    checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode, save=main)
+    ckpt = tcfg.checkpoint
+    checkpoint = ModelCheckpoint(ckpt.monitor, ckpt.mode, main, ckpt.save_top_k, ckpt.every_n_epochs)
     callbacks = [SchedulerStep(), checkpoint, *task.callbacks(), *build_extra_callbacks(_plain(cfg.callbacks))]
+    averaging = weight_averaging(tcfg, data, main)
+    callbacks += averaging
     if tcfg.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
     logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
@@ -170,6 +173,10 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
         results["baseline_fits"] = fits
     if pruning is not None and pruning.pruned_at is not None:
         results["pruned"] = {"epoch": pruning.pruned_at}
+    if checkpoint.listing():
+        results["checkpoints"] = checkpoint.listing()
+    if averaging:
+        results["weight_averaging"] = averaging[0].summary()
     if main:
         RunDir(run_dir).write_metrics(results)
         pictures = draw_run(checked.plots, run_dir, results, task, data, shown, predicted)
@@ -219,6 +226,21 @@ def plan_steps(task, trainer: Trainer, data) -> None:
             steps,
             "" if steps == 1 else "s",
         )
+
+
+def weight_averaging(tcfg, data, main: bool) -> list:
+    """The trainer.ema / trainer.swa callback (dlrun.callbacks.weight_averaging), or none."""
+    if tcfg.ema:
+        from dlrun.callbacks.weight_averaging import EMA
+
+        return [EMA(tcfg.ema_decay)]
+    if tcfg.swa:
+        from dlrun.callbacks.weight_averaging import SWA
+
+        start = tcfg.swa_start if isinstance(tcfg.swa_start, int) else int(tcfg.swa_start * tcfg.max_epochs) + 1
+        batches = lambda: data.batches("train", tcfg.batch_size)  # noqa: E731 - update_bn's pass over the data
+        return [SWA(start, batches, save=main, lr=tcfg.swa_lr, anneal_epochs=tcfg.swa_anneal_epochs)]
+    return []
 
 
 def _resume_state(resume: str | None, run_dir: Path) -> dict | None:

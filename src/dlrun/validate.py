@@ -100,6 +100,8 @@ def validate(cfg: DictConfig | dict, files: bool = True) -> Checked:
         if hasattr(components[group], "check_config"):
             components[group].check_config(plain, plain[group]["name"])
     trainer, cv = typed["trainer"], typed["cv"]
+    if trainer.swa and plain["task"]["name"] in ("gan", "cgan"):
+        raise ConfigError("trainer.swa recomputes batch norm from the data, which a GAN's generator does not take")
     if trainer.resume not in (None, "auto"):
         if cv.folds > 1:
             raise ConfigError("trainer.resume=PATH cannot continue K-fold runs (cv.folds > 1); use trainer.resume=auto")

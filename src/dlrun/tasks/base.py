@@ -19,6 +19,8 @@ class Task:
 
     # callables (optimizer, module) run after backward, before each optimizer step; the trainer sets them
     before_step_hooks: tuple = ()
+    # callables (optimizer, module) run right after each optimizer step (weight averaging); the trainer sets them
+    after_step_hooks: tuple = ()
 
     def __init__(self) -> None:
         self.models = nn.ModuleDict()
@@ -133,13 +135,16 @@ class Task:
             if self.grad_clip:
                 nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
             optimizer.step()
-        self.after_step(optimizer)
+        self.after_step(optimizer, module)
 
-    def after_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """After each optimizer step: the per-step learning-rate schedulers of `optimizer` advance."""
+    def after_step(self, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
+        """After each optimizer step: the per-step learning-rate schedulers of `optimizer` advance, then the
+        after-step hooks run (weight averaging)."""
         for sched in self.schedulers.values():
             if sched is not None:
                 sched.optimizer_stepped(optimizer)
+        for hook in self.after_step_hooks:
+            hook(optimizer, module)
 
     # ---- what subclasses implement
     def training_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:

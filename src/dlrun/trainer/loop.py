@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlrun.callbacks.base import Callback, overrides_before_optimizer_step
+from dlrun.callbacks.base import Callback, overrides_after_optimizer_step, overrides_before_optimizer_step
 from dlrun.datasets.base import DataBundle
 from dlrun.device import distributed
 from dlrun.errors import Preempted, TrainingDiverged
@@ -61,6 +61,8 @@ class Trainer:
         self.task = task
         hooked = [cb for cb in self.callbacks if overrides_before_optimizer_step(cb)]
         task.before_step_hooks = tuple(functools.partial(cb.on_before_optimizer_step, self) for cb in hooked)
+        after = [cb for cb in self.callbacks if overrides_after_optimizer_step(cb)]
+        task.after_step_hooks = tuple(functools.partial(cb.on_after_optimizer_step, self) for cb in after)
         splits = ["train"] + (["val"] if data.val is not None else [])
         self.log_keys = [f"{s}/{k}" for s in splits for k in task.log_keys()] + ["lr"]
         batches = data.batches("train", self.batch_size, train=True, seed=self.seed)
@@ -76,6 +78,7 @@ class Trainer:
             logs: dict[str, float] = {"epoch": epoch, "lr": self.position.lr if self.position else task.lr}
             batches.set_epoch(epoch)
             logs.update(self.train_epoch(task, batches, epoch, logs["lr"]))
+            self._call("on_train_epoch_end", epoch, logs)  # weight averaging swaps its weights in here
             if val_batches is not None:
                 logs.update({f"val/{k}": v for k, v in task.evaluate(val_batches).items()})
             self.history.append(logs)
