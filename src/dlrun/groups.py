@@ -59,5 +59,9 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "baselines": (BaselinesConfig, "default"),
 }
 
+# schema groups whose options are chosen together (`logger=[tensorboard,mlflow]`, Hydra's multiple selection):
+# each field of the schema is one option, conf/<group>/<field>.yaml, whose keys go under `<group>.<field>`
+MULTI_SELECT = ("logger",)
+
 # groups that only set Hydra's own settings (a sweeper): not part of the job's config
 HYDRA_GROUPS = ("hparams_search",)
