@@ -37,7 +37,9 @@ def history(store, run_id, key):
 def test_mlflow_beside_tensorboard_logs_params_epochs_test_metrics_and_artifacts(cli, tmp_path):
     pytest.importorskip("mlflow")
     store = f"sqlite:///{tmp_path}/tracking/mlflow.db"
-    result = cli("train", *IRIS, "logger=[tensorboard,mlflow]", f"logger.mlflow.tracking_uri={store}", "hydra.run.dir=run")
+    result = cli(
+        "train", *IRIS, "logger=[tensorboard,mlflow]", f"logger.mlflow.tracking_uri={store}", "hydra.run.dir=run"
+    )
     assert result.returncode == 0, result.stderr
     run_dir = tmp_path / "run"
     metrics = json.loads((run_dir / "metrics.json").read_text())

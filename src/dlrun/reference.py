@@ -76,9 +76,12 @@ def selectable_section(group: str, schema: type, default_file: str) -> list[str]
     names = [f.name for f in fields(schema)]
     chosen = f"`{group}=[{','.join(names)}]`"
     out = [f"## `{group}`", "", cell(first_line(schema)), ""]
-    out += [f"Options, one or several at once ({chosen}; `{group}=none` for none): "
-            + ", ".join(f"`{group}={n}`" + (" (the default)" if n == default_file else "") for n in names)
-            + f". Each option's keys are set with `{group}.OPTION.KEY=VALUE`.", ""]
+    out += [
+        f"Options, one or several at once ({chosen}; `{group}=none` for none): "
+        + ", ".join(f"`{group}={n}`" + (" (the default)" if n == default_file else "") for n in names)
+        + f". Each option's keys are set with `{group}.OPTION.KEY=VALUE`.",
+        "",
+    ]
     for name in names:
         option = schema_in(hints(schema)[name])
         out += [f"### `{group}={name}`", "", cell(first_line(option)), "", table(option), ""]

@@ -45,7 +45,9 @@ def build_logger(cfg: LoggerConfig, run_dir, config) -> Loggers | None:
         from dlrun.loggers.tensorboard import TensorBoardLogger
 
         tb = cfg.tensorboard
-        chosen.append(TensorBoardLogger(Path(run_dir) / "tensorboard", hparams, tb.histogram_every_n_epochs, tb.log_graph))
+        chosen.append(
+            TensorBoardLogger(Path(run_dir) / "tensorboard", hparams, tb.histogram_every_n_epochs, tb.log_graph)
+        )
     if cfg.mlflow is not None:
         from omegaconf import OmegaConf
 

@@ -41,8 +41,7 @@ class MLflowConfig:
 
 @dataclass
 class LoggerConfig:
-    """Loggers, several at once: `logger=tensorboard` (the default), `logger=mlflow`, `logger=[tensorboard,mlflow]`
-    or `logger=none`. metrics.json and history.csv are always written."""
+    """The run's loggers, several at once (metrics.json and history.csv are always written)."""
 
     tensorboard: TensorBoardConfig | None = option(None, "TensorBoard (logger=tensorboard); null = off")
     mlflow: MLflowConfig | None = option(None, "MLflow (logger=mlflow, pip install 'dlrun[mlflow]'); null = off")

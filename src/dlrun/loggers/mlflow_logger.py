@@ -260,7 +260,9 @@ class MLflowLogger(Callback):
 
 def start_parent(cfg: MLflowConfig, experiment: str, run_dir: Path, params: dict, config: dict) -> TrackedRun:
     """A K-fold run's own MLflow run: its folds are children (their config's logger.mlflow.parent_run_id)."""
-    run = TrackedRun(tracking_uri(cfg.tracking_uri), cfg.experiment or experiment, run_name(run_dir), base_tags(cfg, run_dir))
+    run = TrackedRun(
+        tracking_uri(cfg.tracking_uri), cfg.experiment or experiment, run_name(run_dir), base_tags(cfg, run_dir)
+    )
     run.log_params(params)
     run.log_text(config_yaml(config), "config.yaml")
     return run
