@@ -172,3 +172,12 @@ def test_loggers_compose_one_several_or_none():
     assert validate(compose(["logger=none"]), files=False).logger.names == []
     both = validate(compose(["logger=[tensorboard,mlflow]", "logger.mlflow.experiment=exp"]), files=False).logger
     assert both.names == ["tensorboard", "mlflow"] and both.mlflow.experiment == "exp"
+
+
+def test_dlrun_show_prints_both_loggers_keys_under_their_names(cli):
+    result = cli("show", "logger=[tensorboard,mlflow]", "logger.mlflow.log_checkpoint=false")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    block = text[text.index("\nlogger:") :].split("\nplots:")[0]
+    assert "  tensorboard:\n    histogram_every_n_epochs: 0\n    log_graph: false\n" in block
+    assert "  mlflow:\n    tracking_uri: null\n    experiment: null\n    log_checkpoint: false\n" in block

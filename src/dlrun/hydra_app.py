@@ -193,7 +193,10 @@ class SweepSummary(_HydraCallback):
         if OmegaConf.select(config, "logger.mlflow") is not None and find_spec("mlflow") is not None:
             from dlrun.loggers.mlflow_logger import start_sweep_parent
 
-            self.mlflow_parent = start_sweep_parent(config)
+            try:
+                self.mlflow_parent = start_sweep_parent(config)
+            except DlrunError as exc:  # each job reports the same store's trouble as its own failure
+                log.warning("no MLflow parent run for the sweep: %s", exc)
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
