@@ -183,3 +183,22 @@ def test_dlrun_show_prints_both_loggers_keys_under_their_names(cli):
     block = text[text.index("\nlogger:") :].split("\nplots:")[0]
     assert "  tensorboard:\n    histogram_every_n_epochs: 0\n    log_graph: false\n" in block
     assert "  mlflow:\n    tracking_uri: null\n    experiment: null\n    log_checkpoint: false\n" in block
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "logger.mlflow.experiment=x",
+            "unknown config key 'logger.mlflow.experiment'. logger=mlflow is not chosen: add it with logger=mlflow "
+            "or logger=[tensorboard,mlflow]",
+        ),
+        (
+            "logger.log_graph=true",
+            "unknown config key 'logger.log_graph'. Did you mean 'logger.tensorboard.log_graph'?",
+        ),
+    ],
+)
+def test_a_key_of_a_logger_not_chosen_or_not_under_its_logger_says_so(cli, tmp_path, override, message):
+    line = assert_one_line_error(cli("train", override), message, tmp_path)
+    assert line == f"dlrun: error: {message}"
