@@ -115,6 +115,7 @@ def test_sweep_jobs_are_child_runs_of_one_parent_run(cli, tmp_path):
     (parent,) = parents
     assert parent.data.tags["dlrun.sweep_dir"] == str((tmp_path / "sweep").resolve())
     assert parent.info.status == "FINISHED"
+    assert parent.data.tags["dlrun.jobs"] == "2 of 2 succeeded"
     children = [r for r in found if r is not parent]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert sorted(c.data.params["optimizer.lr"] for c in children) == ["0.001", "0.01"]
@@ -158,6 +159,12 @@ def test_a_resumed_run_continues_its_mlflow_run(tmp_path):
     assert run.info.status == "FINISHED"
     assert [step for step, _ in history(store, run.info.run_id, "val/loss")] == [1, 2, 3]
     assert "checkpoints" not in artifacts(store, run.info.run_id)
+    # from another run's checkpoint (trainer.resume=PATH): a new MLflow run, not the first one continued
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    train(compose([*common, "trainer.max_epochs=4", f"trainer.resume={last}"]), tmp_path / "other", progress=False)
+    first, second = runs(store)
+    assert first.info.run_id == run.info.run_id and second.info.run_name.endswith("other")
+    assert [step for step, _ in history(store, second.info.run_id, "val/loss")] == [4]
 
 
 def test_logger_mlflow_without_mlflow_installed_is_one_line_with_the_install_command(cli, tmp_path, monkeypatch):

@@ -204,6 +204,7 @@ class SweepSummary(_HydraCallback):
         failed = [f for f in (RunDir(d).read_failure() for d in jobs) if f is not None]
         _last_sweep.update(jobs=len(jobs), failed=failed, dir=str(sweep_dir))
         if self.mlflow_parent is not None:
+            self.mlflow_parent.set_tag("dlrun.jobs", f"{len(jobs) - len(failed)} of {len(jobs)} succeeded")
             self.mlflow_parent.end("FAILED" if jobs and len(failed) == len(jobs) else "FINISHED")
             self.mlflow_parent = None
         if not jobs:

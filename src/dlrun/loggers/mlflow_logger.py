@@ -89,7 +89,7 @@ class TrackedRun:
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
         try:
-            if resume is not None and self._reopen(resume):
+            if resume is not None and self._reopen(resume, tags.get("dlrun.run_dir")):
                 self.run_id = resume
             else:
                 run = self.client.create_run(experiment_id(self.client, experiment, uri), run_name=name, tags=tags)
@@ -98,11 +98,14 @@ class TrackedRun:
             raise ConfigError(f"logger.mlflow: cannot start a run at {uri}: {one_line(exc)}") from None
         OPEN_RUNS.append(self)
 
-    def _reopen(self, run_id: str) -> bool:
-        """A resumed dlrun run continues its MLflow run (trainer.resume=auto); False when the store lacks it."""
+    def _reopen(self, run_id: str, run_dir: str | None) -> bool:
+        """A run resumed in its own directory (trainer.resume=auto) continues its MLflow run; one resumed from
+        another run's checkpoint (trainer.resume=PATH) starts a new one, as does a store that lacks the run."""
         try:
-            self.client.get_run(run_id)
+            found = self.client.get_run(run_id)
         except Exception:  # noqa: BLE001 - another store, or the run was deleted: a new run then
+            return False
+        if found.data.tags.get("dlrun.run_dir") != run_dir:
             return False
         self.client.update_run(run_id, status="RUNNING")
         return True
