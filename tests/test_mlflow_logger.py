@@ -209,3 +209,21 @@ def test_dlrun_show_prints_both_loggers_keys_under_their_names(cli):
 def test_a_key_of_a_logger_not_chosen_or_not_under_its_logger_says_so(cli, tmp_path, override, message):
     line = assert_one_line_error(cli("train", override), message, tmp_path)
     assert line == f"dlrun: error: {message}"
+
+
+@pytest.mark.slow  # MLflow's import and a new SQLite store take seconds
+def test_params_are_logged_in_batches_and_cut_at_mlflows_length_limit(tmp_path):
+    pytest.importorskip("mlflow")
+    from dlrun.loggers.mlflow_logger import MAX_PARAM_LENGTH, TrackedRun
+
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    run = TrackedRun(store, "limits", "run", {"dlrun.run_dir": str(tmp_path)})
+    params = {f"key.{i}": i for i in range(250)}  # more than MLflow's 100 params per call
+    params["model.long"] = "x" * (MAX_PARAM_LENGTH + 1000)
+    params["odd:key"] = 1
+    run.log_params(params)
+    run.end()
+    logged = client(store).get_run(run.run_id).data.params
+    assert len(logged) == 252
+    assert logged["key.249"] == "249" and logged["odd_key"] == "1"
+    assert logged["model.long"] == "x" * MAX_PARAM_LENGTH
