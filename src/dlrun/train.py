@@ -24,7 +24,7 @@ from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resol
 from dlrun.find_lr import train_with_found_lr
 from dlrun.fitted.models import fitted_baselines, settings_of
 from dlrun.loggers import build_logger
-from dlrun.loggers.hparams import flat_hparams
+from dlrun.loggers.mlflow_logger import end_open_runs_on_failure
 from dlrun.lr_find import is_auto_lr
 from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
@@ -43,6 +43,7 @@ from dlrun.validate import Checked, validate
 log = logging.getLogger("dlrun")
 
 
+@end_open_runs_on_failure  # an MLflow run of a run that fails or is interrupted ends FAILED or KILLED
 def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: Checked | None = None) -> float | None:
     """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor
     (for K-fold, its mean over the folds: what a sweeper optimizes). `checked` is `validate(cfg)` when the
@@ -109,8 +110,8 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
     callbacks += averaging
     if tcfg.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
-    logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
-    callbacks += [CSVLogger(), logger] if main else []
+    logger = build_logger(checked.logger, run_dir, cfg) if main else None
+    callbacks += [CSVLogger(), *(logger or [])] if main else []
     if main and tcfg.diagnostics.enabled:  # rank 0 only: it records from its own view (docs/debugging.md)
         callbacks.append(Diagnostics.from_config(tcfg.diagnostics, data, checked.plots))
     if debug.profile_steps(tcfg):
