@@ -7,6 +7,7 @@ import pytest
 
 from conftest import assert_one_line_error
 from dlrun.config import compose
+from dlrun.errors import Preempted
 from dlrun.loggers.config import MLFLOW_MISSING
 
 IRIS = ["dataset=iris", "trainer.max_epochs=3", "trainer.batch_size=16"]
@@ -123,8 +124,15 @@ def test_sweep_jobs_are_child_runs_of_one_parent_run(cli, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("error", "status"), [(RuntimeError("disk gone"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
-def test_a_run_that_raises_ends_its_mlflow_run_failed_or_killed(tmp_path, monkeypatch, error, status):
+@pytest.mark.parametrize(
+    ("error", "status", "tag"),
+    [
+        (RuntimeError("disk gone"), "FAILED", "RuntimeError: disk gone"),
+        (KeyboardInterrupt(), "KILLED", "KeyboardInterrupt"),
+        (Preempted("stopped by SIGTERM"), "KILLED", "Preempted: stopped by SIGTERM"),  # resumes into the same run
+    ],
+)
+def test_a_run_that_raises_ends_its_mlflow_run_failed_or_killed(tmp_path, monkeypatch, error, status, tag):
     pytest.importorskip("mlflow")
     from dlrun.callbacks.csv_logger import CSVLogger
     from dlrun.loggers.mlflow_logger import OPEN_RUNS
@@ -141,7 +149,7 @@ def test_a_run_that_raises_ends_its_mlflow_run_failed_or_killed(tmp_path, monkey
         train(cfg, tmp_path / "run", progress=False)
     (run,) = runs(store)
     assert run.info.status == status
-    assert run.data.tags["dlrun.error"] == ("RuntimeError: disk gone" if status == "FAILED" else "KeyboardInterrupt")
+    assert run.data.tags["dlrun.error"] == tag
     assert len(history(store, run.info.run_id, "val/loss")) == 2
     assert not OPEN_RUNS
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.callbacks.base import Callback
-from dlrun.errors import ConfigError
+from dlrun.errors import ConfigError, Preempted
 from dlrun.loggers.config import MLflowConfig
 from dlrun.rundir import RunDir
 
@@ -145,8 +145,9 @@ class TrackedRun:
         self.client.set_terminated(self.run_id, status=status)
 
     def fail(self, exc: BaseException) -> None:
-        """End the run as FAILED (KILLED for Ctrl-C and exits), the error as the tag dlrun.error."""
-        status = "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
+        """End the run as FAILED (KILLED for a signal, Ctrl-C and exits: a preempted run resumes into the same
+        MLflow run), the error as the tag dlrun.error."""
+        status = "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit, Preempted)) else "FAILED"
         try:
             self.set_tag("dlrun.error", one_line(exc))
             self.end(status)
