@@ -400,3 +400,31 @@ def test_sigterm_to_one_rank_of_a_ddp_job_stops_every_rank_at_one_step_and_resum
     plain = cli_subprocess("train", *ddp, "hydra.run.dir=plain")
     assert plain.returncode == 0, plain.stderr
     assert _metrics(tmp_path / "run") == _metrics(tmp_path / "plain")
+
+
+def test_a_signal_inside_an_accumulation_cycle_with_warmup_ema_and_top_k_on_resumes_exactly(cli, tmp_path):
+    """Every issue-16 switch with state at once: the stop waits for the cycle's optimizer step (step 6 of 8, not
+    4), and the resumed run ends with the undisturbed run's metrics.json and kept checkpoint files."""
+    from conftest import train_in_process
+
+    (tmp_path / "signaller.py").write_text(SIGNALLER)
+    switches = [
+        *[w for w in COMMON if not w.startswith("scheduler")],
+        "trainer.accumulate_grad_batches=3",
+        "scheduler=warmup_cosine",
+        "scheduler.warmup_epochs=1.5",
+        "trainer.ema=true",
+        "trainer.ema_decay=0.9",
+        "trainer.checkpoint.save_top_k=2",
+    ]
+    undisturbed = without_times(train_in_process(switches, tmp_path / "undisturbed")[1])
+    stopped = cli("train", *switches, *_signal_at(2, 4), "hydra.run.dir=run")
+    assert stopped.returncode == 75, stopped.stderr
+    assert "stopped by SIGTERM at epoch 2, step 6/8;" in stopped.stderr
+    resumed = cli("train", *switches, "trainer.resume=auto", "hydra.run.dir=run")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "after epoch 1 and 6 steps of epoch 2" in resumed.stdout
+    assert _metrics(tmp_path / "run") == undisturbed
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("epoch=*.pt"))
+    assert kept == sorted(p.name for p in (tmp_path / "undisturbed" / "checkpoints").glob("epoch=*.pt"))
+    assert len(kept) == 2
