@@ -69,6 +69,8 @@ def args_for(folder, *extra):
         f"model.arch={SMALL}",
         "trainer.batch_size=4",
         "device.threads=1",
+        "trainer.diagnostics.enabled=false",  # matplotlib's figures take seconds; not what is tested here
+        "plots.enabled=false",
         *extra,
     ]
 
