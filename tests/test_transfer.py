@@ -124,7 +124,8 @@ def test_the_weights_preprocessing_runs_on_the_batch_path_as_torchvision_s(tmp_p
     assert torch.allclose(transform(images, train=False), reference, atol=1e-4)
     grey = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)  # Fashion-MNIST: one channel, repeated
     out = transform(grey, train=False)
-    assert out.shape == (2, 3, 224, 224) and torch.allclose(out[:, 0] * 0.229 + 0.485, out[:, 1] * 0.224 + 0.456, atol=1e-5)
+    assert out.shape == (2, 3, 224, 224)
+    assert torch.allclose(out[:, 0] * 0.229 + 0.485, out[:, 1] * 0.224 + 0.456, atol=1e-5)
 
 
 def test_a_frozen_backbone_stays_as_loaded_while_the_head_learns(hub, folder, tmp_path):
@@ -268,7 +269,7 @@ def test_predict_prepares_images_as_training_did(hub, folder, tmp_path):
     assert input_spec(saved.info, saved.preprocessing, False)[0]["shape"] == [None, 3, 224, 224]
 
 
-KILLER = textwrap.dedent('''
+KILLER = textwrap.dedent("""
     import os
     import signal
 
@@ -283,7 +284,7 @@ KILLER = textwrap.dedent('''
         def on_batch_end(self, trainer, step, logs):
             if trainer.epoch == self.epoch and step == self.step:
                 os.kill(os.getpid(), signal.SIGKILL)
-''')
+""")
 
 
 @pytest.mark.slow
@@ -311,3 +312,47 @@ def test_killed_and_resumed_with_a_backbone_unfrozen_on_the_way_matches(cli, cli
     b = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
     assert len(a["history"]) == 3
     assert without_times(a) == without_times(b)
+
+
+SYNC_CHECK = textwrap.dedent('''
+    import torch
+
+    from dlrun.callbacks import CALLBACKS, Callback
+    from dlrun.device import distributed
+
+
+    @CALLBACKS.register("backbone_sync")
+    class BackboneSync(Callback):
+        """At the end, each rank writes whether the backbones of all ranks are equal (and were trained)."""
+
+        def on_fit_end(self, trainer):
+            net = trainer.task.net("model")
+            total = torch.stack([p.detach().double().sum() for p in net.backbone_parameters()]).sum().view(1)
+            low, high = total.clone(), total.clone()
+            torch.distributed.all_reduce(low, op=torch.distributed.ReduceOp.MIN)
+            torch.distributed.all_reduce(high, op=torch.distributed.ReduceOp.MAX)
+            with open(f"sync_{distributed.rank()}.txt", "w") as f:
+                f.write(f"{bool(low == high)} {net.frozen}")
+''')
+
+
+@pytest.mark.slow
+def test_a_backbone_unfrozen_under_ddp_stays_in_sync_across_processes(cli_subprocess, folder, tmp_path):
+    """Parameters frozen when DistributedDataParallel wraps the network are not synced by it: unfreezing wraps
+    the network again, so both processes' backbones train to the same values."""
+    (tmp_path / "sync_check.py").write_text(SYNC_CHECK)
+    result = cli_subprocess(
+        "train",
+        *args_for(folder, "model.weights=null", "model.freeze=backbone", "model.unfreeze_at_epoch=2"),
+        "trainer.max_epochs=2",
+        "device.type=cpu",
+        "device.count=2",
+        "device.threads=null",
+        "logger=none",
+        "plugins=[sync_check]",
+        "callbacks=[backbone_sync]",
+        "hydra.run.dir=ddp",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "epoch 2: the backbone is trained from now on" in result.stdout + result.stderr
+    assert [(tmp_path / f"sync_{r}.txt").read_text() for r in (0, 1)] == ["True False"] * 2

@@ -129,7 +129,9 @@ def _build(data: dict, preprocessing: dict | None, rows: RowSelector | None, mod
     return bundle
 
 
-def build_image_data(raw: ImageData, data: dict, preprocessing: dict | None, model_input: dict | None = None) -> DataBundle:
+def build_image_data(
+    raw: ImageData, data: dict, preprocessing: dict | None, model_input: dict | None = None
+) -> DataBundle:
     """Images: official test set kept apart, validation from the training images, uint8 until the batch."""
     has_test = raw.x_test is not None
     tr, va, te = split_indices(len(raw.y), raw.y.numpy(), data["split"], True, has_test)

@@ -106,9 +106,7 @@ def fit_to_model(x: torch.Tensor, prep: dict) -> torch.Tensor:
         if size != tuple(x.shape[2:]):
             mode = prep.get("interpolation", "bilinear")
             smooth = mode in ("bilinear", "bicubic")
-            x = F.interpolate(
-                x, size=size, mode=mode, antialias=smooth, **({"align_corners": False} if smooth else {})
-            )
+            x = F.interpolate(x, size=size, mode=mode, antialias=smooth, **({"align_corners": False} if smooth else {}))
             if mode == "bicubic":
                 x = x.clamp_(0, 1)
     if prep.get("crop"):

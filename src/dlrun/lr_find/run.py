@@ -45,8 +45,8 @@ def run_range_test(cfg: DictConfig, checked, run_dir: str | Path) -> dict:
     from dlrun.cv import fold_rows
     from dlrun.datasets import build_data
     from dlrun.device import autocast_dtype, resolve_device
-    from dlrun.models.build import image_input_of
     from dlrun.lr_find.range_test import cycle, suggest, sweep
+    from dlrun.models.build import image_input_of
     from dlrun.tasks import build_task
     from dlrun.trainer.loop import seed_everything
 

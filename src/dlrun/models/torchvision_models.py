@@ -163,9 +163,7 @@ def _from_file(arch: str, path: Path, head: str) -> nn.Module:
     wrong = [k for k, v in body.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     extra = [k for k in body if k not in own]
     if missing or wrong or extra:
-        what = (
-            f"missing {missing[0]}" if missing else f"shape of {wrong[0]}" if wrong else f"unexpected key {extra[0]}"
-        )
+        what = f"missing {missing[0]}" if missing else f"shape of {wrong[0]}" if wrong else f"unexpected key {extra[0]}"
         raise CheckpointError(f"model.weights {path} does not fit {arch}: {what}")
     net.load_state_dict(body, strict=False)
     return net
