@@ -92,12 +92,25 @@ def image_input(arch: str, weights: str | None, **_) -> dict:
     return needs
 
 
-def _arch_kwargs(arch: str, pretrained: bool) -> dict:
+AUXILIARY = {"inception_v3": ("AuxLogits",), "googlenet": ("aux1", "aux2")}  # training-only extra heads
+
+
+def _arch_kwargs(arch: str, pretrained: bool, from_enum: bool = False) -> dict:
     """Keyword arguments that keep the network the same whether or not weights are loaded (inception/googlenet:
-    no auxiliary heads; their input transform as with the weights)."""
-    if arch in ("inception_v3", "googlenet"):
-        return {"aux_logits": False, "transform_input": pretrained, "init_weights": not pretrained}
-    return {}
+    no auxiliary heads, removed after loading torchvision's weights; their input transform as with the weights)."""
+    if arch not in AUXILIARY:
+        return {}
+    if from_enum:  # torchvision's builder insists on aux_logits=True and init_weights=False itself
+        return {"transform_input": True}
+    return {"aux_logits": False, "transform_input": pretrained, "init_weights": not pretrained}
+
+
+def _without_auxiliary(arch: str, net: nn.Module) -> nn.Module:
+    if arch in AUXILIARY:
+        net.aux_logits = False
+        for name in AUXILIARY[arch]:
+            setattr(net, name, None)
+    return net
 
 
 def hub_file(chosen) -> Path:
@@ -130,7 +143,9 @@ def _pretrained(arch: str, chosen) -> nn.Module:
             socket.setdefaulttimeout(30)
             try:
                 log.info("downloading %s weights %s to %s", arch, chosen, target)
-                return models.get_model(arch, weights=chosen, **_arch_kwargs(arch, True))
+                return _without_auxiliary(
+                    arch, models.get_model(arch, weights=chosen, **_arch_kwargs(arch, True, True))
+                )
             except Exception as exc:  # noqa: BLE001 - any download failure becomes the same one-line message
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             finally:
@@ -140,7 +155,7 @@ def _pretrained(arch: str, chosen) -> nn.Module:
             f"(download {chosen.url}; it failed: {reason})"
         )
     try:
-        return models.get_model(arch, weights=chosen, **_arch_kwargs(arch, True))
+        return _without_auxiliary(arch, models.get_model(arch, weights=chosen, **_arch_kwargs(arch, True, True)))
     except (RuntimeError, OSError, EOFError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot load weights {target}: {detail}") from None
@@ -158,7 +173,8 @@ def _from_file(arch: str, path: Path, head: str) -> nn.Module:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     own = net.state_dict()
-    body = {k: v for k, v in state.items() if not k.startswith(head + ".")}
+    skip = (head, *AUXILIARY.get(arch, ()))
+    body = {k: v for k, v in state.items() if not k.startswith(tuple(f"{name}." for name in skip))}
     missing = [k for k in own if not k.startswith(head + ".") and k not in body]
     wrong = [k for k, v in body.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     extra = [k for k in body if k not in own]
