@@ -197,7 +197,7 @@ class Torchvision(Model):
         "read from $TORCH_HOME/hub/checkpoints/ when there, else downloaded",
     )
     freeze: Literal["backbone", "none"] = option(
-        "none", "backbone: train only the new head; the backbone runs in eval mode (batch-norm statistics kept, no dropout)"
+        "none", "backbone: train only the new head; the backbone runs in eval mode (batch-norm statistics kept)"
     )
     unfreeze_at_epoch: int | None = option(
         None, "with freeze=backbone: the backbone trains too from this epoch on; null = frozen throughout", ge=1
