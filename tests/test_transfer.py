@@ -356,3 +356,35 @@ def test_a_backbone_unfrozen_under_ddp_stays_in_sync_across_processes(cli_subpro
     assert result.returncode == 0, result.stderr[-3000:]
     assert "epoch 2: the backbone is trained from now on" in result.stdout + result.stderr
     assert [(tmp_path / f"sync_{r}.txt").read_text() for r in (0, 1)] == ["True False"] * 2
+
+
+def test_grey_fashion_mnist_is_made_what_the_weights_expect(hub, tmp_path):
+    """One-channel 28x28 images reach the model as 3 x 224 x 224, normalized with the weights' mean and std."""
+    from test_images import learnable_images, write_idx
+
+    write_hub_weights(hub, SMALL)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 16)):
+        write_idx(tmp_path / "data" / "FashionMNIST" / "raw", prefix, *learnable_images(n, rng))
+    overrides = [
+        "dataset=fashion_mnist",
+        f"dataset.root={tmp_path / 'data'}",
+        "dataset.split.val=0.2",
+        "dataset.split.stratify=false",
+        "model=torchvision",
+        f"model.arch={SMALL}",
+        "model.freeze=backbone",
+        "trainer.max_epochs=1",
+        "trainer.batch_size=8",
+        "trainer.diagnostics.enabled=false",
+        "plots.enabled=false",
+    ]
+    _, metrics = train_in_process(overrides, tmp_path / "run")
+    assert metrics["history"][0]["train_samples"] == 32
+    summary = (tmp_path / "run" / "model_summary.txt").read_text()
+    assert "(batch, 16, 112, 112)" in summary  # the first conv of 224 x 224 inputs, stride 2
+    from dlrun.rundir.checkpoints import load_checkpoint
+
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["data"]
+    assert tuple(state["info"]["input_shape"]) == (1, 28, 28)  # the data's images: what predict takes
+    assert state["preprocessing"]["channels"] == 3 and state["preprocessing"]["std"] == [0.229, 0.224, 0.225]
