@@ -78,7 +78,8 @@ FUZZ = [
     ("optimizer.betas=[0.9]", "optimizer.betas must be a list of 2 numbers, got [0.9] (list)"),
     (
         "scheduler=stepp",
-        "unknown scheduler 'stepp'. Known: cosine, none, reduce_on_plateau, step. Did you mean 'step'?",
+        "unknown scheduler 'stepp'. Known: cosine, linear_warmup, none, onecycle, reduce_on_plateau, step, "
+        "warmup_cosine. Did you mean 'step'?",
     ),
     ("dataset.split=0.2", "dataset.split must be a mapping (Split), got 0.2 (float)"),
     ("seed=abc", "seed must be an integer, got 'abc' (str)"),

@@ -157,12 +157,14 @@ def onecycle(
 
 
 def in_proportion(optimizer: torch.optim.Optimizer, rate: float | None) -> list[float]:
-    """One rate per param group: `rate` for the first group and the others in their present ratio to it (a
-    backbone at optimizer.backbone_lr_scale keeps its scale); None = the groups' own rates."""
+    """One rate per param group: `rate` for the first group and the others in their ratio to it (a backbone at
+    optimizer.backbone_lr_scale keeps its scale); None = the groups' own rates. The ratio is that of the groups'
+    initial rates when a scheduler recorded them (stable across a resume, whatever a schedule did since)."""
     lrs = [group["lr"] for group in optimizer.param_groups]
     if rate is None:
         return lrs
-    return [rate * lr / lrs[0] if lrs[0] else rate for lr in lrs]
+    base = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+    return [rate] + [rate * b / base[0] if base[0] else rate for b in base[1:]]
 
 
 def warmup_length(steps: int | None, epochs: float, steps_per_epoch: int, total: int, name: str) -> int:
