@@ -104,6 +104,11 @@ def handle_signals() -> Iterator[None]:
             _restore()
 
 
+def received() -> str | None:
+    """The first signal recorded in this run, by name (None: none yet)."""
+    return _received[0] if _received else None
+
+
 def _restore() -> None:
     for sig, previous in _installed.items():
         signal.signal(sig, previous)
@@ -128,7 +133,7 @@ class Preemption:
     # ------------------------------------------------------------------ decisions
     def _agree(self, device: torch.device) -> bool:
         """Whether any process got a signal (a collective: every rank calls it at the same point)."""
-        mine = _received[0] if _received else None
+        mine = received()
         if distributed.world() == 1:
             self.signal, self.agreed = mine, mine is not None
             return self.agreed
