@@ -70,7 +70,7 @@ FUZZ = [
     ("device.type=tpu", "device.type must be one of 'auto', 'cpu', 'cuda', 'mps', got 'tpu'. Did you mean 'cpu'?"),
     ("device.count=0", "device.count must be >= 1, got 0"),
     ("cv.repeats=0", "cv.repeats must be >= 1, got 0"),
-    ("logger=wandb", "unknown logger 'wandb'. Known: none, tensorboard."),
+    ("logger=wandb", "unknown logger 'wandb'. Known: mlflow, none, tensorboard."),
     ("plots.nonexistent=1", "unknown config key 'plots.nonexistent'."),
     ("model.hidden=abc", "model.hidden must be a list of integers, got 'abc' (str)"),
     ("model.hidden=[64,-1]", "model.hidden must be >= 1, got [64, -1]"),

@@ -35,7 +35,7 @@ def test_tensorboard_events_hold_scalars_and_hparams(tmp_path):
     from dlrun.train import train
 
     run = tmp_path / "run"
-    train(compose(["trainer.max_epochs=3", "logger.histogram_every_n_epochs=1"]), run, progress=False)
+    train(compose(["trainer.max_epochs=3", "logger.tensorboard.histogram_every_n_epochs=1"]), run, progress=False)
     acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"histograms": 0})
     acc.Reload()
     tags = acc.Tags()

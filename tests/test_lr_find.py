@@ -32,6 +32,8 @@ def test_digits_with_adam_suggests_a_rate_within_10x_of_the_recipe(cli, tmp_path
 class _BowlTask:
     """A stand-in task whose loss depends only on the rate: flat, then a dip, then an explosion past lr 1."""
 
+    accumulate = 1  # batches per optimizer step, as Task.accumulate
+
     def __init__(self):
         self.param = torch.nn.Parameter(torch.zeros(1))
         self.optimizers = {"model": torch.optim.SGD([self.param], lr=1.0)}

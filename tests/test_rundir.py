@@ -86,7 +86,9 @@ def test_checkpoint_resolution_and_its_errors(tmp_path):
     save_checkpoint(state, run.checkpoint("best"))
     assert open_checkpoint(tmp_path, "final")[0] == run.checkpoint("best")
     assert open_checkpoint(run.checkpoint("last"), "final")[0] == run.checkpoint("last")  # a file is itself
-    with pytest.raises(ConfigError, match="--checkpoint must be final, best or last, got 'first'"):
+    with pytest.raises(
+        ConfigError, match=r"--checkpoint must be final, best or last \(or a checkpoint file\), got 'first'"
+    ):
         open_checkpoint(tmp_path, "first")
     torch.save({"task": {}, "config": {}, "code": object()}, tmp_path / "unsafe.pt")
     with pytest.raises(CheckpointError, match="unsafe to load"):  # weights_only=True refuses pickled objects

@@ -137,7 +137,8 @@ def eval_(
     split: str = typer.Option("test", help="Which split to evaluate: test, val or train."),
     checkpoint: str = typer.Option(
         "final",
-        help="In a run directory: final (the weights the run ended with, as in its metrics.json), best or last.",
+        help="In a run directory: final (the weights the run ended with, as in its metrics.json), best, last, "
+        "or a kept file (checkpoints/epoch=007-val_loss=0.2345.pt).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:

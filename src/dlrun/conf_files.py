@@ -17,8 +17,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from dlrun.config import conf_dir
-from dlrun.groups import REGISTRIES, SCHEMAS, RootConfig
-from dlrun.schema import comment_line, default_of, defaults, header_lines, render_fields
+from dlrun.groups import MULTI_SELECT, REGISTRIES, SCHEMAS, RootConfig
+from dlrun.schema import comment_line, default_of, defaults, header_lines, hints, render_fields, schema_in
 
 GENERATED = "Written from {where} by `python -m dlrun.conf_files`: edit the schema, not this file."
 
@@ -64,6 +64,15 @@ def render_schema(group: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_selectable(group: str, name: str) -> str:
+    """One option of a group whose options are chosen together: its keys under `<group>.<name>` (Hydra's package)."""
+    schema = schema_in(hints(SCHEMAS[group][0])[name])
+    lines = [f"# @package {group}.{name}", *header_lines(schema.__doc__ or "")]
+    lines.append(f"# {GENERATED.format(where=f'{schema.__module__}.{schema.__qualname__}')}")
+    lines += render_fields(schema, defaults(schema))
+    return "\n".join(lines) + "\n"
+
+
 def render_root(current: str) -> str:
     """config.yaml with its root keys' lines written from `RootConfig` (the rest of the file is Hydra's)."""
     rendered = {ln.split(":", 1)[0]: ln for ln in render_fields(RootConfig, defaults(RootConfig))}
@@ -80,8 +89,12 @@ def generated_files() -> dict[Path, str]:
             component = registry.component(name)
             if component.source == "dlrun" and component.schema is not None:
                 files[root / group / f"{name}.yaml"] = render_component(group, name)
-    for group, (_, file) in SCHEMAS.items():
-        files[root / group / f"{file}.yaml"] = render_schema(group)
+    for group, (schema, file) in SCHEMAS.items():
+        if group in MULTI_SELECT:
+            for f in fields(schema):
+                files[root / group / f"{f.name}.yaml"] = render_selectable(group, f.name)
+        else:
+            files[root / group / f"{file}.yaml"] = render_schema(group)
     files[root / "config.yaml"] = render_root((root / "config.yaml").read_text(encoding="utf-8"))
     return files
 

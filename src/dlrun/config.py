@@ -208,6 +208,11 @@ def explain_compose_error(exc: Exception, overrides: list[str]) -> ConfigError:
     )
     if bad_key:
         key = bad_key.group(1)
+        from dlrun.groups import unchosen_option_hint
+
+        hint = unchosen_option_hint(key)  # logger.mlflow.KEY without logger=mlflow
+        if hint:
+            return ConfigError(f"unknown config key '{key}'.{hint}")
         keys = _known_keys([o for o in overrides if _override_key(o) != key])
         return ConfigError(f"unknown config key '{key}'.{did_you_mean(key, keys)}")
     if "OverrideParseException" in type(exc).__name__ or "mismatched input" in text or "no viable" in text:

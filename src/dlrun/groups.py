@@ -59,5 +59,30 @@ SCHEMAS: dict[str, tuple[type, str]] = {
     "baselines": (BaselinesConfig, "default"),
 }
 
+# schema groups whose options are chosen together (`logger=[tensorboard,mlflow]`, Hydra's multiple selection):
+# each field of the schema is one option, conf/<group>/<field>.yaml, whose keys go under `<group>.<field>`
+MULTI_SELECT = ("logger",)
+
+
+def unchosen_option_hint(key: str) -> str:
+    """For an unknown key of a MULTI_SELECT group: its option is not chosen (`logger.mlflow.x` without
+    logger=mlflow), or the key belongs under an option (`logger.log_graph` is `logger.tensorboard.log_graph`)."""
+    from dataclasses import fields
+
+    from dlrun.schema import hints, schema_in
+
+    group, _, rest = key.partition(".")
+    if group not in MULTI_SELECT or not rest:
+        return ""
+    schema = SCHEMAS[group][0]
+    options = {f.name: schema_in(hints(schema)[f.name]) for f in fields(schema)}
+    head = rest.split(".")[0]
+    if head in options:
+        others = [n for n in options if n != head]
+        return f" {group}={head} is not chosen: add it with {group}={head} or {group}=[{','.join([*others, head])}]"
+    owners = [name for name, option in options.items() if head in {f.name for f in fields(option)}]
+    return f" Did you mean '{group}.{owners[0]}.{rest}'?" if owners else ""
+
+
 # groups that only set Hydra's own settings (a sweeper): not part of the job's config
 HYDRA_GROUPS = ("hparams_search",)

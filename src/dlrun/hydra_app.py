@@ -182,19 +182,36 @@ except ImportError:  # pragma: no cover - hydra-core is a dependency
 
 
 class SweepSummary(_HydraCallback):
-    """At the end of a sweep: how many jobs ran, which failed and why (from their failed.json)."""
+    """At the end of a sweep: how many jobs ran, which failed and why (from their failed.json). With
+    logger=mlflow, the sweep's MLflow parent run is opened at the start (the jobs are its children) and ended here."""
 
     def __init__(self) -> None:
         self.started = 0.0
+        self.mlflow_parent = None
 
     def on_multirun_start(self, config, **kwargs) -> None:
         self.started = time.time() - 1.0  # file times may be coarser than the clock
+        from importlib.util import find_spec
+
+        from omegaconf import OmegaConf
+
+        if OmegaConf.select(config, "logger.mlflow") is not None and find_spec("mlflow") is not None:
+            from dlrun.loggers.mlflow_logger import start_sweep_parent
+
+            try:
+                self.mlflow_parent = start_sweep_parent(config)
+            except DlrunError as exc:  # each job reports the same store's trouble as its own failure
+                log.warning("no MLflow parent run for the sweep: %s", exc)
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         jobs = job_dirs(sweep_dir, self.started)
         failed = [f for f in (RunDir(d).read_failure() for d in jobs) if f is not None]
         _last_sweep.update(jobs=len(jobs), failed=failed, dir=str(sweep_dir))
+        if self.mlflow_parent is not None:
+            self.mlflow_parent.set_tag("dlrun.jobs", f"{len(jobs) - len(failed)} of {len(jobs)} succeeded")
+            self.mlflow_parent.end("FAILED" if jobs and len(failed) == len(jobs) else "FINISHED")
+            self.mlflow_parent = None
         if not jobs:
             return
         print(

@@ -7,9 +7,9 @@ option's own keys) and every schema group (one table, with its presets listed). 
 from __future__ import annotations
 
 from dlrun.config import conf_dir
-from dlrun.groups import REGISTRIES, SCHEMAS, RootConfig
+from dlrun.groups import MULTI_SELECT, REGISTRIES, SCHEMAS, RootConfig
 from dlrun.registry import Registry
-from dlrun.schema import first_line, reference_rows
+from dlrun.schema import first_line, hints, reference_rows, schema_in
 
 HEADER = "| key | type, range | default | meaning |\n| --- | --- | --- | --- |"
 
@@ -69,11 +69,31 @@ def schema_section(group: str, schema: type, default_file: str) -> list[str]:
     return [f"## `{group}`", "", cell(first_line(schema)), "", f"Options: {options}.", "", table(schema), ""]
 
 
+def selectable_section(group: str, schema: type, default_file: str) -> list[str]:
+    """A group whose options are chosen together: one table per option, its keys under `<group>.<option>`."""
+    from dataclasses import fields
+
+    names = [f.name for f in fields(schema)]
+    chosen = f"`{group}=[{','.join(names)}]`"
+    out = [f"## `{group}`", "", cell(first_line(schema)), ""]
+    out += [
+        f"Options, one or several at once ({chosen}; `{group}=none` for none): "
+        + ", ".join(f"`{group}={n}`" + (" (the default)" if n == default_file else "") for n in names)
+        + f". Each option's keys are set with `{group}.OPTION.KEY=VALUE`.",
+        "",
+    ]
+    for name in names:
+        option = schema_in(hints(schema)[name])
+        out += [f"### `{group}={name}`", "", cell(first_line(option)), "", table(option), ""]
+    return out
+
+
 def config_markdown() -> str:
     """Every config group, option and key: type, range, default and the one-line doc, as Markdown tables."""
     out = ["## Root keys", "", cell(first_line(RootConfig)), "", table(RootConfig), ""]
     for group, (schema, default_file) in SCHEMAS.items():
-        out += schema_section(group, schema, default_file)
+        section = selectable_section if group in MULTI_SELECT else schema_section
+        out += section(group, schema, default_file)
     for group, registry in REGISTRIES.items():
         out += registry_section(group, registry)
     return "\n".join(out).rstrip() + "\n"

@@ -117,12 +117,12 @@ def join(where: str, key: str) -> str:
 def check_value(value: Any, hint: Any, key: str, meta: dict | None = None) -> Any:
     """One value against its declared type (nested schemas are checked key by key) and range."""
     meta = meta or {}
-    nested = _schema_in(hint)
+    nested = schema_in(hint)
     if nested is not None and isinstance(value, dict):
         return check(nested, value, key)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is list and args and _schema_in(args[0]) is not None and isinstance(value, list):
-        return [check(_schema_in(args[0]), v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is list and args and schema_in(args[0]) is not None and isinstance(value, list):
+        return [check(schema_in(args[0]), v, f"{key}[{i}]") for i, v in enumerate(value)]
     if not matches_type(value, hint):
         choices = literal_choices(hint)
         hint_text = did_you_mean(str(value), [str(c) for c in choices]) if isinstance(value, str) and choices else ""
@@ -163,7 +163,7 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _schema_in(hint: Any) -> type | None:
+def schema_in(hint: Any) -> type | None:
     """The dataclass a hint names (also inside `X | None`)."""
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return hint
@@ -320,13 +320,13 @@ def render_fields(schema: type, values: dict, indent: str = "") -> list[str]:
         if f.name not in values:
             continue
         value, hint = values[f.name], types_[f.name]
-        nested = _schema_in(hint)
+        nested = schema_in(hint)
         if nested is not None and isinstance(value, dict):
             lines.append(comment_line(indent, f.name, "", field_comment(f, hint)))
             lines += render_fields(nested, value, indent + "  ")
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             lines.append(comment_line(indent, f.name, "", field_comment(f, hint)))
-            item = _schema_in(typing.get_args(hint)[0]) if typing.get_args(hint) else None
+            item = schema_in(typing.get_args(hint)[0]) if typing.get_args(hint) else None
             lines += [f"{indent}  - {yaml_value(_not_default(item, v) if item else v)}" for v in value]
         else:
             lines.append(comment_line(indent, f.name, yaml_value(value), field_comment(f, hint)))
@@ -360,7 +360,7 @@ def reference_rows(schema: type, prefix: str = "") -> list[tuple[str, str, str, 
     types_ = hints(schema)
     for f in fields(schema):
         hint = types_[f.name]
-        nested = _schema_in(hint)
+        nested = schema_in(hint)
         default = default_of(f)
         rng = range_text(f.metadata)
         kind = type_text(hint) + (f", {rng}" if rng else "")

@@ -24,7 +24,7 @@ from dlrun.device import apply_backend_flags, autocast_dtype, distributed, resol
 from dlrun.find_lr import train_with_found_lr
 from dlrun.fitted.models import fitted_baselines, settings_of
 from dlrun.loggers import build_logger
-from dlrun.loggers.hparams import flat_hparams
+from dlrun.loggers.mlflow_logger import end_open_runs_on_failure
 from dlrun.lr_find import is_auto_lr
 from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
@@ -43,6 +43,7 @@ from dlrun.validate import Checked, validate
 log = logging.getLogger("dlrun")
 
 
+@end_open_runs_on_failure  # an MLflow run of a run that fails or is interrupted ends FAILED or KILLED
 def train(cfg: DictConfig, run_dir: str | Path, progress: bool = True, checked: Checked | None = None) -> float | None:
     """Train as `cfg` says, writing into `run_dir`. Returns the best value of the checkpoint monitor
     (for K-fold, its mean over the folds: what a sweeper optimizes). `checked` is `validate(cfg)` when the
@@ -102,12 +103,15 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
         if isinstance(data.preprocessing, dict) and data.preprocessing.get("schema"):  # dataset=csv
             RunDir(run_dir).write_table_schema(data.preprocessing["schema"])
 
-    checkpoint = ModelCheckpoint(tcfg.checkpoint.monitor, tcfg.checkpoint.mode, save=main)
+    ckpt = tcfg.checkpoint
+    checkpoint = ModelCheckpoint(ckpt.monitor, ckpt.mode, main, ckpt.save_top_k, ckpt.every_n_epochs)
     callbacks = [SchedulerStep(), checkpoint, *task.callbacks(), *build_extra_callbacks(_plain(cfg.callbacks))]
+    averaging = weight_averaging(tcfg, data, main)
+    callbacks += averaging
     if tcfg.early_stopping.patience is not None:
         callbacks.append(EarlyStopping(**asdict(tcfg.early_stopping)))
-    logger = build_logger(checked.logger, run_dir, flat_hparams(cfg)) if main else None
-    callbacks += [CSVLogger(), logger] if main else []
+    logger = build_logger(checked.logger, run_dir, cfg) if main else None
+    callbacks += [CSVLogger(), *(logger or [])] if main else []
     if main and tcfg.diagnostics.enabled:  # rank 0 only: it records from its own view (docs/debugging.md)
         callbacks.append(Diagnostics.from_config(tcfg.diagnostics, data, checked.plots))
     if debug.profile_steps(tcfg):
@@ -122,6 +126,7 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
     }
     trainer = Trainer(tcfg, run_dir, cfg.seed, [c for c in callbacks if c is not None], meta=meta, progress=progress)
     trainer.keep_global_batch = checked.device.keep_global_batch
+    plan_steps(task, trainer, data)
     if resume:
         restore_task(task, resume, weights_only=False, source=resume["_path"])
         trainer.load_state_dict(resume["trainer"])
@@ -169,6 +174,10 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
         results["baseline_fits"] = fits
     if pruning is not None and pruning.pruned_at is not None:
         results["pruned"] = {"epoch": pruning.pruned_at}
+    if checkpoint.listing():
+        results["checkpoints"] = checkpoint.listing()
+    if averaging:
+        results["weight_averaging"] = averaging[0].summary()
     if main:
         RunDir(run_dir).write_metrics(results)
         pictures = draw_run(checked.plots, run_dir, results, task, data, shown, predicted)
@@ -201,6 +210,38 @@ def join_processes(device_cfg) -> torch.device:
     if device_cfg.threads is not None:
         torch.set_num_threads(device_cfg.threads)
     return device
+
+
+def plan_steps(task, trainer: Trainer, data) -> None:
+    """Tell the task its gradient accumulation and the run's optimizer steps (per-step schedulers need them)."""
+    accumulate = trainer.cfg.accumulate_grad_batches
+    batches = trainer.batches_per_epoch(data)
+    steps = task.plan_steps(batches, accumulate, trainer.cfg.max_epochs)
+    if accumulate > 1 or distributed.world() > 1:
+        log.info(
+            "effective batch %d (batch_size %d x %d accumulated x %d processes): %d optimizer step%s per epoch",
+            trainer.batch_size * accumulate * distributed.world(),
+            trainer.batch_size,
+            accumulate,
+            distributed.world(),
+            steps,
+            "" if steps == 1 else "s",
+        )
+
+
+def weight_averaging(tcfg, data, main: bool) -> list:
+    """The trainer.ema / trainer.swa callback (dlrun.callbacks.weight_averaging), or none."""
+    if tcfg.ema:
+        from dlrun.callbacks.weight_averaging import EMA
+
+        return [EMA(tcfg.ema_decay)]
+    if tcfg.swa:
+        from dlrun.callbacks.weight_averaging import SWA
+
+        start = tcfg.swa_start if isinstance(tcfg.swa_start, int) else int(tcfg.swa_start * tcfg.max_epochs) + 1
+        batches = lambda: data.batches("train", tcfg.batch_size)  # noqa: E731 - update_bn's pass over the data
+        return [SWA(start, batches, save=main, lr=tcfg.swa_lr, anneal_epochs=tcfg.swa_anneal_epochs)]
+    return []
 
 
 def _resume_state(resume: str | None, run_dir: Path) -> dict | None:

@@ -96,10 +96,12 @@ def validate(cfg: DictConfig | dict, files: bool = True) -> Checked:
     typed = {group: check(schema, plain.get(group) or {}, group) for group, (schema, _) in SCHEMAS.items()}
     check_extra_callbacks(root.callbacks)
     check_auto_lr(plain)  # optimizer.lr=auto: one optimizer, one process
-    task = components["task"]
-    if hasattr(task, "check_config"):
-        task.check_config(plain, plain["task"]["name"])
+    for group in ("task", "scheduler"):  # their rules across groups
+        if hasattr(components[group], "check_config"):
+            components[group].check_config(plain, plain[group]["name"])
     trainer, cv = typed["trainer"], typed["cv"]
+    if trainer.swa and plain["task"]["name"] in ("gan", "cgan"):
+        raise ConfigError("trainer.swa recomputes batch norm from the data, which a GAN's generator does not take")
     if trainer.resume not in (None, "auto"):
         if cv.folds > 1:
             raise ConfigError("trainer.resume=PATH cannot continue K-fold runs (cv.folds > 1); use trainer.resume=auto")

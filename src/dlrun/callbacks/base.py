@@ -48,6 +48,9 @@ class Callback:
 
     def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None: ...
 
+    def on_train_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """After the epoch's training pass, before validation (`logs`: the training figures so far)."""
+
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
 
     def on_fit_end(self, trainer: Trainer) -> None: ...
@@ -64,9 +67,19 @@ class Callback:
         Only callbacks that override it are called (the task's step skips the call entirely when none does).
         """
 
+    def on_after_optimizer_step(self, trainer: Trainer, optimizer, module) -> None:
+        """Right after each real `optimizer.step()` of `module` (weight averaging updates its average here).
+
+        Only callbacks that override it are called (the task's step skips the call entirely when none does).
+        """
+
 
 def overrides_before_optimizer_step(callback: Callback) -> bool:
     return type(callback).on_before_optimizer_step is not Callback.on_before_optimizer_step
+
+
+def overrides_after_optimizer_step(callback: Callback) -> bool:
+    return type(callback).on_after_optimizer_step is not Callback.on_after_optimizer_step
 
 
 def _specs(specs: list[Any]):

@@ -176,7 +176,8 @@ class Diagnostics(Callback):
                     self.before[name] = _norm(params)
 
     def on_batch_end(self, trainer, step, logs):
-        self.step += 1
+        if not trainer.task.accumulating:  # counts optimizer steps, not the batches of an accumulation
+            self.step += 1
         if not self.before:
             return
         with torch.no_grad():

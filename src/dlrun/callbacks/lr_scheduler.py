@@ -1,4 +1,5 @@
-"""Step the task's learning-rate schedulers once per epoch (ReduceLROnPlateau with its monitored value)."""
+"""Step the task's per-epoch learning-rate schedulers once per epoch (ReduceLROnPlateau with its monitored value);
+the per-step ones (warmup_cosine, linear_warmup, onecycle) advance with each optimizer step, in the task."""
 
 from __future__ import annotations
 
@@ -16,5 +17,5 @@ class SchedulerStep(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         for sched in trainer.task.schedulers.values():
-            if sched is not None:
+            if sched is not None and not sched.per_step:
                 sched.step(logs)

@@ -43,7 +43,8 @@ def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool
 
     dirs = [files.fold(k).path for k in range(cv.runs)]
     pruned = None
-    configs = [fold_config(cfg, k) for k in range(cv.runs)]
+    tracked = track_folds(checked.logger, cfg, run_dir)  # logger=mlflow: this run's MLflow run, the folds its children
+    configs = [fold_config(cfg, k, tracked.run_id if tracked else None) for k in range(cv.runs)]
     log.info(
         "%s: %d-fold cross-validation%s, %d model(s)%s",
         cfg.name,
@@ -76,13 +77,18 @@ def cross_validate(cfg: DictConfig, checked, run_dir: str | Path, progress: bool
     if pruned is not None:
         results["pruned"] = pruned
     if cv.refit and pruned is None:
-        results["refit"] = _refit(cfg, summary, files.refit, progress, train)
+        parent = tracked.run_id if tracked else None
+        results["refit"] = _refit(child_config(cfg, parent), summary, files.refit, progress, train)
         results["test"] = results["refit"].pop("test")
     results["wall_time_s"] = time.perf_counter() - started
     files.write_metrics(results)
-    plot_curve(summary, run_dir / "cv_curve.png", cv.plot_skip_first)
-    if checked.logger.name == "tensorboard":
+    curve_png = plot_curve(summary, run_dir / "cv_curve.png", cv.plot_skip_first)
+    if checked.logger.tensorboard is not None:
         log_tensorboard(summary, results["test"], flat_hparams(cfg), run_dir / "tensorboard")
+    if tracked is not None:
+        from dlrun.loggers.mlflow_logger import finish_kfold
+
+        finish_kfold(tracked, results, run_dir, curve_png)
     print_cv_summary(results, run_dir)
     mean = summary["mean"][monitor]
     return float(mean) if math.isfinite(mean) else None
@@ -105,11 +111,32 @@ def running_mean(dirs: list[Path], monitor: str) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def fold_config(cfg: DictConfig, k: int) -> DictConfig:
-    """Fold k is a normal run whose config says which fold it is (so eval and resume rebuild its rows)."""
-    fold = copy.deepcopy(cfg)
+def fold_config(cfg: DictConfig, k: int, mlflow_parent: str | None = None) -> DictConfig:
+    """Fold k is a normal run whose config says which fold it is (so eval and resume rebuild its rows), and
+    (logger=mlflow) whose MLflow run is a child of the K-fold run's."""
+    fold = child_config(cfg, mlflow_parent)
     fold.cv.fold = k
     return fold
+
+
+def child_config(cfg: DictConfig, mlflow_parent: str | None) -> DictConfig:
+    """A copy of the config whose MLflow run (logger=mlflow) is a child of `mlflow_parent`."""
+    child = copy.deepcopy(cfg)
+    if mlflow_parent is not None:
+        child.logger.mlflow.parent_run_id = mlflow_parent
+    return child
+
+
+def track_folds(loggers, cfg: DictConfig, run_dir: Path):
+    """logger=mlflow: the K-fold run's own MLflow run (rank 0 only), else None."""
+    from dlrun.device.distributed import env_world
+
+    if loggers.mlflow is None or env_world()[0] != 0:
+        return None
+    from dlrun.loggers.mlflow_logger import start_parent
+
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    return start_parent(loggers.mlflow, str(cfg.name), run_dir, flat_hparams(cfg), plain)
 
 
 def check_refit(cfg: DictConfig, refit: bool) -> None:

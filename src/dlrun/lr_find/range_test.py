@@ -42,7 +42,7 @@ def cycle(batches, seed_epoch: int = 1) -> Iterator:
 
 
 def sweep(task, batches: Iterable, settings: LRFindConfig) -> dict:
-    """Train `task` one step per rate (all optimizers' param groups set to it); returns the curve:
+    """Train `task` one optimizer step per rate (all optimizers' param groups set to it); returns the curve:
     lrs, losses, smoothed (as far as it got) and `stopped` (why it ended early: diverged, not_finite; None)."""
     if len(task.optimizers) != 1:
         raise DlrunError(
@@ -58,7 +58,8 @@ def sweep(task, batches: Iterable, settings: LRFindConfig) -> dict:
     for step, lr in enumerate(learning_rates(settings)):
         for group in optimizer.param_groups:
             group["lr"] = float(lr)
-        loss = float(task.training_step(next(source))["loss"])
+        # one optimizer step: of `task.accumulate` batches when the run accumulates gradients (its effective batch)
+        loss = sum(float(task.training_step(next(source))["loss"]) for _ in range(task.accumulate)) / task.accumulate
         lrs.append(float(lr))
         losses.append(loss)
         if not math.isfinite(loss):

@@ -58,6 +58,7 @@ def run_range_test(cfg: DictConfig, checked, run_dir: str | Path) -> dict:
     data = build_data(cfg, None, rows=fold_rows(cv)).to(device)
     task = build_task(with_lr(cfg, settings.min_lr), data.info)
     task.setup(device, checked.trainer.grad_clip, autocast_dtype(checked.device, device))
+    task.accumulate = checked.trainer.accumulate_grad_batches  # each rate's step on the run's effective batch
     batches = data.batches("train", checked.trainer.batch_size, train=True, seed=cfg.seed)
     curve = sweep(task, cycle(batches), settings)
     result = {

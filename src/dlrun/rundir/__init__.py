@@ -13,6 +13,8 @@ Layout of a run directory (`RunDir(path)` names every path; the constants are th
     model_summary.txt     the model table printed at the start
     checkpoints/last.pt   written every epoch (resume from it)
     checkpoints/best.pt   written when the checkpoint monitor improves
+    checkpoints/epoch=NNN-<monitor>=<value>.pt   the k best epochs (trainer.checkpoint.save_top_k)
+    checkpoints/epoch=NNN.pt                     every n-th epoch (trainer.checkpoint.every_n_epochs)
     failed.json           a sweep job that failed: job, overrides, error, type, exit_code; a run stopped by a
                           signal: type Preempted, exit_code 75, signal, epoch, step (removed when it resumes)
     .dlrun.lock           flock'ed by the process writing the run (dlrun.rundir.lock): a second one is refused
@@ -25,6 +27,8 @@ API (light: importing `dlrun.rundir` does not import torch)::
 
     RunDir(path)                          .metrics .history .model_summary .failed .config .overrides
                                           .checkpoint(name) .fold(k) .refit .is_run()
+                                          .epoch_checkpoint(epoch, monitor, value) .epoch_checkpoints()
+                                          .remove(path)
                                           .read_metrics() .read_history() .read_config() .read_overrides()
                                           .read_failure() .read_diagnostics() .read_lr_find()
                                           .lr_find .lr_find_plot .write_lr_find(result)
@@ -44,7 +48,7 @@ Checkpoints (`dlrun.rundir.checkpoints`, imports torch; the names are also impor
     resolve_checkpoint(path, prefer)      a file, or checkpoints/{prefer}.pt (then last, best) of a run
     final_choice(trainer_config) -> str   "best" when early stopping restored the best weights, else "last"
     final_checkpoint(run_dir) -> str      final_choice of a run directory
-    open_checkpoint(path, prefer="final") (file, state); prefer is final, best or last
+    open_checkpoint(path, prefer="final") (file, state); prefer is final, best, last or a checkpoint file
     restore_task(task, state, weights_only, source)   load the task state; one line when it does not fit
 
 Rebuilding a trained task from a checkpoint (weights, DataInfo, preprocessing, config) needs the task,

@@ -60,9 +60,13 @@ def final_checkpoint(run_dir: str | Path) -> str:
 
 
 def open_checkpoint(path: str | Path, prefer: str = "final") -> tuple[Path, dict]:
-    """The checkpoint file of a run directory (final, best or last) or a file, and its loaded state."""
+    """The checkpoint file of a run directory (final, best or last) or a file, and its loaded state. `prefer` may
+    also name a checkpoint file, absolute or inside the run directory (checkpoints/epoch=007-val_loss=0.2345.pt)."""
     if prefer not in CHOICES:
-        raise ConfigError(f"--checkpoint must be final, best or last, got '{prefer}'")
+        named = Path(prefer) if Path(prefer).is_absolute() or not Path(path).is_dir() else Path(path) / prefer
+        if prefer.endswith(".pt") and named.is_file():
+            return named, load_checkpoint(named)
+        raise ConfigError(f"--checkpoint must be final, best or last (or a checkpoint file), got '{prefer}'")
     if prefer == "final":
         prefer = final_checkpoint(path) if Path(path).is_dir() else "last"
     ckpt_path = resolve_checkpoint(path, prefer=prefer)

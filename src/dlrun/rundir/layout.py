@@ -129,6 +129,24 @@ class RunDir:
         """checkpoints/{name}.pt (name: last or best)."""
         return self.path / CHECKPOINTS_DIR / f"{name}.pt"
 
+    def epoch_checkpoint(self, epoch: int, monitor: str | None = None, value: float | None = None) -> Path:
+        """A kept epoch's checkpoint: checkpoints/epoch=007-val_loss=0.2345.pt (trainer.checkpoint.save_top_k, the
+        monitor's '/' written '_') or checkpoints/epoch=010.pt (trainer.checkpoint.every_n_epochs)."""
+        name = f"epoch={epoch:03d}"
+        if monitor is not None:
+            name += f"-{monitor.replace('/', '_')}={value:.4f}"
+        return self.path / CHECKPOINTS_DIR / f"{name}.pt"
+
+    def epoch_checkpoints(self) -> list[Path]:
+        """The kept epochs' checkpoint files (checkpoints/epoch=*.pt), sorted by name."""
+        folder = self.path / CHECKPOINTS_DIR
+        return sorted(folder.glob("epoch=*.pt")) if folder.is_dir() else []
+
+    def remove(self, path: Path) -> None:
+        """Delete a file of this run directory (a checkpoint that fell out of the top k); gone already is fine."""
+        if Path(path).resolve().is_relative_to(self.path.resolve()):
+            Path(path).unlink(missing_ok=True)
+
     def fold(self, k: int) -> RunDir:
         """Fold k of a K-fold parent run: fold_{k}/."""
         return RunDir(self.path / f"fold_{k}")

@@ -19,6 +19,8 @@ class Task:
 
     # callables (optimizer, module) run after backward, before each optimizer step; the trainer sets them
     before_step_hooks: tuple = ()
+    # callables (optimizer, module) run right after each optimizer step (weight averaging); the trainer sets them
+    after_step_hooks: tuple = ()
 
     def __init__(self) -> None:
         self.models = nn.ModuleDict()
@@ -28,6 +30,10 @@ class Task:
         self.grad_clip: float | None = None
         self.autocast_dtype: torch.dtype | None = None
         self.scaler: torch.amp.GradScaler | None = None
+        # gradient accumulation (trainer.accumulate_grad_batches): `optimize` steps after this many batches
+        self.accumulate = 1
+        self.pending = 0  # batches whose gradients wait for the next optimizer step
+        self.last_batch = False  # set by the loop: this batch ends the epoch, so an unfinished accumulation steps
 
     # ---- set-up by the trainer
     def setup(self, device: torch.device, grad_clip: float | None, autocast_dtype: torch.dtype | None) -> None:
@@ -66,10 +72,46 @@ class Task:
         module = self.models[name]
         return getattr(module, "module", module)
 
+    def plan_steps(self, batches_per_epoch: int, accumulate: int, epochs: int) -> int:
+        """Accumulate gradients over `accumulate` batches per optimizer step, and build the per-step learning-rate
+        schedulers for the run's length. Returns the optimizer steps per epoch (a last partial accumulation counts)."""
+        self.accumulate = accumulate
+        steps = math.ceil(batches_per_epoch / accumulate)
+        for name, sched in self.schedulers.items():
+            if sched is not None and sched.per_step:
+                sched.start(steps * self.steps_per_batch(name), epochs)
+        return steps
+
+    def steps_per_batch(self, optimizer: str) -> int:
+        """Optimizer steps the optimizer `optimizer` takes per step of the loop (a GAN's d_steps, g_steps)."""
+        return 1
+
+    @property
+    def accumulating(self) -> bool:
+        """True while gradients of an unfinished accumulation are pending (the position is no place to checkpoint)."""
+        return self.pending > 0
+
     def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
-        """zero_grad, backward, optional gradient clipping, step (with the fp16 scaler when active)."""
-        optimizer.zero_grad(set_to_none=True)
-        self.backward(loss)
+        """zero_grad, backward, optional gradient clipping, step (with the fp16 scaler when active).
+
+        With accumulation, zero_grad starts a cycle of `accumulate` batches, each backward takes loss / accumulate
+        (without DDP's gradient all-reduce until the last batch) and the cycle's last batch steps: the gradient is
+        that of the mean loss over the cycle. The epoch's last batch ends a partial cycle, rescaled to its mean."""
+        if self.pending == 0:
+            optimizer.zero_grad(set_to_none=True)
+        self.pending += 1
+        ends = self.pending == self.accumulate or self.last_batch
+        no_sync = getattr(module, "no_sync", None)  # DDP: all-reduce the gradients only on the cycle's last batch
+        with no_sync() if no_sync is not None and not ends else contextlib.nullcontext():
+            self.backward(loss / self.accumulate if self.accumulate > 1 else loss)
+        if not ends:
+            return
+        if self.pending < self.accumulate:  # a partial cycle: the mean over the batches it has
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad.mul_(self.accumulate / self.pending)
+        self.pending = 0
         self.step(optimizer, module)
 
     def backward(self, loss: torch.Tensor) -> None:
@@ -87,12 +129,22 @@ class Task:
                 nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
             self.scaler.step(optimizer)
             self.scaler.update()
-            return
-        for hook in self.before_step_hooks:
+        else:
+            for hook in self.before_step_hooks:
+                hook(optimizer, module)
+            if self.grad_clip:
+                nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
+            optimizer.step()
+        self.after_step(optimizer, module)
+
+    def after_step(self, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
+        """After each optimizer step: the per-step learning-rate schedulers of `optimizer` advance, then the
+        after-step hooks run (weight averaging)."""
+        for sched in self.schedulers.values():
+            if sched is not None:
+                sched.optimizer_stepped(optimizer)
+        for hook in self.after_step_hooks:
             hook(optimizer, module)
-        if self.grad_clip:
-            nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
-        optimizer.step()
 
     # ---- what subclasses implement
     def training_step(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
@@ -121,12 +173,6 @@ class Task:
     def summary_inputs(self, x: torch.Tensor) -> dict[str, tuple[torch.Tensor, ...]]:
         """Example inputs of each network for the model summary, given a small batch of data."""
         return {name: (x,) for name in self.models}
-
-    @property
-    def accumulating(self) -> bool:
-        """True while a gradient-accumulation cycle is unfinished (the loop stops for a signal only between
-        optimizer steps); False when every step is an optimizer step."""
-        return False
 
     # ---- learning rate and state
     @property

@@ -173,6 +173,11 @@ class GanBase(Generative):
 
     def check_config(self, config: dict, name: str) -> None:
         super().check_config(config, name)
+        if (config.get("trainer") or {}).get("accumulate_grad_batches", 1) > 1:
+            raise ConfigError(
+                f"task {name} steps its discriminator and generator on every batch: "
+                "trainer.accumulate_grad_batches must be 1 (raise trainer.batch_size instead)"
+            )
         conditional = bool(config["model"].get("conditional", False))
         if conditional != self.conditional:
             raise ConfigError(

@@ -63,6 +63,9 @@ class GanTask(GenerativeTask):
             self.optimizers[name] = opt
             self.schedulers[name] = build_scheduler(cfg.scheduler, opt, cfg.trainer.max_epochs)
 
+    def steps_per_batch(self, optimizer: str) -> int:
+        return self.d_steps if optimizer == "discriminator" else self.g_steps
+
     @property
     def latent_dim(self) -> int:
         return self.generator.latent_dim

@@ -33,6 +33,19 @@ class CheckpointConfig:
         "val/loss", "history key that picks checkpoints/best.pt (and 'best' in metrics.json); null = last.pt only"
     )
     mode: Mode = option("auto", "auto = max for accuracy-like keys, min otherwise")
+    save_top_k: int = option(
+        0,
+        "also keep the k best epochs by the monitor as checkpoints/epoch=NNN-<monitor>=<value>.pt "
+        "(-1 = every epoch, 0 = none); best.pt and last.pt are written either way",
+        ge=-1,
+    )
+    every_n_epochs: int | None = option(
+        None, "also keep checkpoints/epoch=NNN.pt every n epochs (never deleted); null = none", ge=1
+    )
+
+    def __post_init__(self):
+        if self.save_top_k != 0 and self.monitor is None:
+            raise ConfigError("trainer.checkpoint.save_top_k ranks epochs by trainer.checkpoint.monitor, which is null")
 
 
 @dataclass
@@ -53,7 +66,12 @@ class TrainerConfig:
     """The training loop."""
 
     max_epochs: int = option(30, "epochs to train (early stopping may end sooner)", ge=1)
-    batch_size: int = option(32, "samples per optimizer step", ge=1)
+    batch_size: int = option(
+        32, "samples per forward/backward pass (per process unless device.keep_global_batch)", ge=1
+    )
+    accumulate_grad_batches: int = option(
+        1, "batches per optimizer step, their gradients averaged (effective batch = batch_size x this)", ge=1
+    )
     resume: str | None = option(
         None,
         "auto continues from <run dir>/checkpoints/last.pt when it exists; a path "
@@ -65,7 +83,28 @@ class TrainerConfig:
     )
     log_every_n_steps: int = option(20, "how often the progress bar reads the loss (each read syncs the device)", ge=1)
     early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), "stop when the monitor stops improving")
-    checkpoint: CheckpointConfig = option(CheckpointConfig(), "which checkpoint is the best")
+    checkpoint: CheckpointConfig = option(CheckpointConfig(), "which checkpoint is the best, which epochs are kept")
+    ema: bool = option(
+        False,
+        "keep an exponential moving average of the weights, updated after every optimizer step; validation, "
+        "test and the checkpoints' weights are the average (the raw weights are kept for resuming)",
+    )
+    ema_decay: float = option(0.999, "EMA decay: average = decay * average + (1 - decay) * weights", gt=0, lt=1)
+    swa: bool = option(
+        False,
+        "stochastic weight averaging: average the weights at the end of each epoch from swa_start on; at the end "
+        "the average replaces the weights (batch-norm statistics recomputed over the training data)",
+    )
+    swa_start: int | float = option(
+        0.75, "first epoch averaged: an epoch number (>= 1), or a fraction of max_epochs in (0, 1)", gt=0
+    )
+    swa_lr: float | None = option(
+        None,
+        "from swa_start on, torch's SWALR anneals the learning rate to this value and holds it (the scheduler "
+        "is no longer stepped); null = the scheduler goes on",
+        gt=0,
+    )
+    swa_anneal_epochs: int = option(1, "epochs SWALR takes to reach swa_lr (cosine); 0 = at once", ge=0)
     # debug modes (conf/debug/*.yaml set these; see docs/debugging.md#debug-modes and dlrun.trainer.debug)
     fast_dev_run: bool = option(
         False, "one epoch of one train, one val and one test batch (replaces max_epochs and the limits)"
@@ -86,6 +125,23 @@ class TrainerConfig:
     diagnostics: DiagnosticsConfig = option(DiagnosticsConfig(), "training-health signals per layer and epoch")
 
     def __post_init__(self):
+        if isinstance(self.swa_start, float) and self.swa_start >= 1:
+            raise ConfigError(
+                "trainer.swa_start must be an epoch number (an integer >= 1) or a fraction in (0, 1), "
+                f"got {self.swa_start!r}"
+            )
+        if self.swa and isinstance(self.swa_start, int) and self.swa_start > self.max_epochs:
+            raise ConfigError(
+                f"trainer.swa_start={self.swa_start} is after trainer.max_epochs={self.max_epochs}: "
+                "no epoch would be averaged"
+            )
+        if self.swa and self.ema:
+            raise ConfigError("trainer.swa and trainer.ema cannot both be on: choose one way of averaging the weights")
+        if self.swa and self.early_stopping.patience is not None and self.early_stopping.restore_best:
+            raise ConfigError(
+                "trainer.swa replaces the final weights with their average, so early stopping cannot restore the "
+                "best epoch's: set trainer.early_stopping.restore_best=false"
+            )
         for split in ("train", "val", "test"):
             value = getattr(self, f"limit_{split}_batches")
             if isinstance(value, float) and value > 1:

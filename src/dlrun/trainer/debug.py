@@ -150,6 +150,13 @@ def fit_batches(cfg: TrainerConfig, data, batches, val_batches, batch_size: int)
     return batches, val_batches
 
 
+def train_batch_count(cfg: TrainerConfig, available: int) -> int:
+    """How many of `available` training batches an epoch has under the debug keys (as `fit_batches` takes them)."""
+    if cfg.overfit_batches > 0:
+        return min(cfg.overfit_batches, available)
+    return limit_count(cfg.limit_train_batches, available)
+
+
 def test_batches(cfg: TrainerConfig, batches):
     """The test batches under trainer.limit_test_batches."""
     if batches is None or cfg.limit_test_batches is None:

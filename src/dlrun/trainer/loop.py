@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlrun.callbacks.base import Callback, overrides_before_optimizer_step
+from dlrun.callbacks.base import Callback, overrides_after_optimizer_step, overrides_before_optimizer_step
 from dlrun.datasets.base import DataBundle
 from dlrun.device import distributed
 from dlrun.errors import Preempted, TrainingDiverged
@@ -61,6 +61,8 @@ class Trainer:
         self.task = task
         hooked = [cb for cb in self.callbacks if overrides_before_optimizer_step(cb)]
         task.before_step_hooks = tuple(functools.partial(cb.on_before_optimizer_step, self) for cb in hooked)
+        after = [cb for cb in self.callbacks if overrides_after_optimizer_step(cb)]
+        task.after_step_hooks = tuple(functools.partial(cb.on_after_optimizer_step, self) for cb in after)
         splits = ["train"] + (["val"] if data.val is not None else [])
         self.log_keys = [f"{s}/{k}" for s in splits for k in task.log_keys()] + ["lr"]
         batches = data.batches("train", self.batch_size, train=True, seed=self.seed)
@@ -76,6 +78,7 @@ class Trainer:
             logs: dict[str, float] = {"epoch": epoch, "lr": self.position.lr if self.position else task.lr}
             batches.set_epoch(epoch)
             logs.update(self.train_epoch(task, batches, epoch, logs["lr"]))
+            self._call("on_train_epoch_end", epoch, logs)  # weight averaging swaps its weights in here
             if val_batches is not None:
                 logs.update({f"val/{k}": v for k, v in task.evaluate(val_batches).items()})
             self.history.append(logs)
@@ -100,6 +103,7 @@ class Trainer:
             len(batches), f"epoch {epoch}/{self.cfg.max_epochs}", enabled=self.progress and distributed.is_main()
         ) as bar:
             for step, batch in enumerate(batches, start=done.step + 1):
+                task.last_batch = step == len(batches)  # an unfinished gradient accumulation steps after it
                 logs = task.training_step(batch)
                 sizes.append(len(batch[0]))
                 batch_outputs = logs.pop("_outputs", None)
@@ -140,6 +144,11 @@ class Trainer:
     def batch_size(self) -> int:
         """Per-process batch: trainer.batch_size, or its share when device.keep_global_batch is set."""
         return max(1, self.cfg.batch_size // distributed.world()) if self.keep_global_batch else self.cfg.batch_size
+
+    def batches_per_epoch(self, data: DataBundle) -> int:
+        """Training batches of one epoch in this process (under the debug modes' limits), before `fit` draws them."""
+        available = len(data.batches("train", self.batch_size, train=True, seed=self.seed))
+        return debug.train_batch_count(self.cfg, available)
 
     @property
     def eval_batch_size(self) -> int:
