@@ -122,6 +122,23 @@ def test_a_signal_stops_mid_epoch_at_a_checkpoint_and_resume_auto_matches_an_und
     assert _metrics(tmp_path / "run") == undisturbed
 
 
+def test_with_accumulation_warmup_and_ema_the_stop_waits_for_the_optimizer_step_and_resumes_exactly(cli, tmp_path):
+    from conftest import train_in_process
+    from dlrun.rundir.checkpoints import load_checkpoint
+
+    (tmp_path / "signaller.py").write_text(SIGNALLER)
+    plateau = ("scheduler=reduce_on_plateau", "scheduler.patience=1")
+    switched = [*(o for o in COMMON if o not in plateau), "trainer.accumulate_grad_batches=3", "trainer.ema=true"]
+    switched.append("scheduler=warmup_cosine")
+    stopped = cli("train", *switched, *_signal_at(2, 4), "hydra.run.dir=run")  # steps 4-6 are one cycle
+    assert stopped.returncode == 75, stopped.stderr
+    assert "stopped by SIGTERM at epoch 2, step 6/8;" in stopped.stderr
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["trainer"]["position"][0]["step"] == 6
+    assert cli("train", *switched, "trainer.resume=auto", "hydra.run.dir=run").returncode == 0
+    _, undisturbed = train_in_process(switched, tmp_path / "full")
+    assert _metrics(tmp_path / "run") == without_times(undisturbed)
+
+
 def test_diagnose_calls_a_stopped_run_interrupted_and_resumable(cli, tmp_path):
     (tmp_path / "signaller.py").write_text(SIGNALLER)
     assert cli("train", *COMMON, *_signal_at(2, 5), "hydra.run.dir=run").returncode == 75
