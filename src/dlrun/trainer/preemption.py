@@ -168,7 +168,9 @@ def resume_command(run_dir: Path) -> str:
 
         if HydraConfig.initialized():
             hc = HydraConfig.get()
-            overrides, top = list(hc.overrides.task), Path(hc.runtime.output_dir)
+            job_dir = Path(hc.runtime.output_dir).resolve()
+            if Path(run_dir).resolve().is_relative_to(job_dir):  # this run is Hydra's job, or one of its folds
+                overrides, top = list(hc.overrides.task), job_dir
     except (ImportError, ValueError):
         pass
     if overrides is None:
