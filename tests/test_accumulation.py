@@ -379,3 +379,24 @@ def test_generative_tasks_step_their_schedulers_and_accumulate(tmp_path_factory)
         steps = {int(s["step"]) for s in state.values()}
     assert steps == {2} and not vae.accumulating
     assert vae.optimizers["vae"].param_groups[0]["lr"] == pytest.approx(1e-3 * 3 / 4)
+
+
+def test_an_explicit_max_lr_or_swa_lr_keeps_the_backbones_scale_in_every_param_group():
+    """optimizer.backbone_lr_scale puts the backbone in a group at a fraction of the head's rate: an explicit
+    onecycle max_lr or trainer.swa_lr is the head's rate, and the backbone's stays at its fraction."""
+    from torch.optim.swa_utils import SWALR
+
+    from dlrun.schedulers.factories import in_proportion, onecycle
+
+    head, backbone = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([{"params": [head], "lr": 0.01}, {"params": [backbone], "lr": 0.001}], lr=0.01)
+    assert in_proportion(optimizer, 0.5) == pytest.approx([0.5, 0.05])
+    assert in_proportion(optimizer, None) == [0.01, 0.001]
+    sched = onecycle(optimizer, 2, 0.5, 0.3, "cos", 25.0, 1e4, False, False, 0.85, 0.95)
+    sched.start(10, 2)
+    assert [g["max_lr"] for g in optimizer.param_groups] == pytest.approx([0.5, 0.05])
+    fresh = torch.optim.SGD([{"params": [head], "lr": 0.01}, {"params": [backbone], "lr": 0.001}], lr=0.01)
+    swa = SWALR(fresh, in_proportion(fresh, 0.2), anneal_epochs=1)
+    fresh.step()
+    swa.step()
+    assert [g["lr"] for g in fresh.param_groups] == pytest.approx([0.2, 0.02])

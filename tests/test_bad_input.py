@@ -20,8 +20,8 @@ CASES = [
     ),
     (
         ["model=mlpp"],
-        "dlrun: error: unknown model 'mlpp'. Known: cgan_mlp, cnn, dcgan, gan_mlp, gru, lstm, mlp, vae_conv, "
-        "vae_mlp. Did you mean 'mlp'?",
+        "dlrun: error: unknown model 'mlpp'. Known: cgan_mlp, cnn, dcgan, gan_mlp, gru, lstm, mlp, torchvision, "
+        "vae_conv, vae_mlp. Did you mean 'mlp'?",
     ),
     (["+experiment=digits_mpl"], "Did you mean 'digits_mlp'?"),
     (["trainer.max_epochs=-1"], "dlrun: error: trainer.max_epochs must be >= 1, got -1"),

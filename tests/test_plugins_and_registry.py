@@ -68,7 +68,7 @@ def test_plugin_model_with_a_bad_argument_names_it(cli, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith(
         "dlrun: error: unknown model 'quadratic'. Known models: cgan_mlp, cnn, dcgan, "
-        "gan_mlp, gru, lstm, mlp, vae_conv, vae_mlp."
+        "gan_mlp, gru, lstm, mlp, torchvision, vae_conv, vae_mlp."
     )
 
 

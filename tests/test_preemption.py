@@ -122,23 +122,6 @@ def test_a_signal_stops_mid_epoch_at_a_checkpoint_and_resume_auto_matches_an_und
     assert _metrics(tmp_path / "run") == undisturbed
 
 
-def test_with_accumulation_warmup_and_ema_the_stop_waits_for_the_optimizer_step_and_resumes_exactly(cli, tmp_path):
-    from conftest import train_in_process
-    from dlrun.rundir.checkpoints import load_checkpoint
-
-    (tmp_path / "signaller.py").write_text(SIGNALLER)
-    plateau = ("scheduler=reduce_on_plateau", "scheduler.patience=1")
-    switched = [*(o for o in COMMON if o not in plateau), "trainer.accumulate_grad_batches=3", "trainer.ema=true"]
-    switched.append("scheduler=warmup_cosine")
-    stopped = cli("train", *switched, *_signal_at(2, 4), "hydra.run.dir=run")  # steps 4-6 are one cycle
-    assert stopped.returncode == 75, stopped.stderr
-    assert "stopped by SIGTERM at epoch 2, step 6/8;" in stopped.stderr
-    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["trainer"]["position"][0]["step"] == 6
-    assert cli("train", *switched, "trainer.resume=auto", "hydra.run.dir=run").returncode == 0
-    _, undisturbed = train_in_process(switched, tmp_path / "full")
-    assert _metrics(tmp_path / "run") == without_times(undisturbed)
-
-
 def test_diagnose_calls_a_stopped_run_interrupted_and_resumable(cli, tmp_path):
     (tmp_path / "signaller.py").write_text(SIGNALLER)
     assert cli("train", *COMMON, *_signal_at(2, 5), "hydra.run.dir=run").returncode == 75
@@ -452,3 +435,31 @@ def test_a_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path):
     with pytest.raises(OSError, match="Permission denied"):  # any other error is itself
         with atomic_open(tmp_path / "other.txt"):
             raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+
+def test_a_signal_inside_an_accumulation_cycle_with_warmup_ema_and_top_k_on_resumes_exactly(cli, tmp_path):
+    """Every issue-16 switch with state at once: the stop waits for the cycle's optimizer step (step 6 of 8, not
+    4), and the resumed run ends with the undisturbed run's metrics.json and kept checkpoint files."""
+    from conftest import train_in_process
+
+    (tmp_path / "signaller.py").write_text(SIGNALLER)
+    switches = [
+        *[w for w in COMMON if not w.startswith("scheduler")],
+        "trainer.accumulate_grad_batches=3",
+        "scheduler=warmup_cosine",
+        "scheduler.warmup_epochs=1.5",
+        "trainer.ema=true",
+        "trainer.ema_decay=0.9",
+        "trainer.checkpoint.save_top_k=2",
+    ]
+    undisturbed = without_times(train_in_process(switches, tmp_path / "undisturbed")[1])
+    stopped = cli("train", *switches, *_signal_at(2, 4), "hydra.run.dir=run")
+    assert stopped.returncode == 75, stopped.stderr
+    assert "stopped by SIGTERM at epoch 2, step 6/8;" in stopped.stderr
+    resumed = cli("train", *switches, "trainer.resume=auto", "hydra.run.dir=run")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "after epoch 1 and 6 steps of epoch 2" in resumed.stdout
+    assert _metrics(tmp_path / "run") == undisturbed
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("epoch=*.pt"))
+    assert kept == sorted(p.name for p in (tmp_path / "undisturbed" / "checkpoints").glob("epoch=*.pt"))
+    assert len(kept) == 2

@@ -137,6 +137,7 @@ class Registry:
         schema = self.schema(name)
         if schema is not None:
             return check(schema, kwargs, where)
+        kwargs = {k: v for k, v in kwargs.items() if k not in self.engine_keys}  # the engine's, not the factory's
         check_kwargs(self.get(name), kwargs, where, skip=injected)
         return kwargs
 

@@ -72,11 +72,13 @@ class SavedRun:
 
     def load(self, info=None) -> LoadedRun:
         """Build the task for `info` (default: the saved DataInfo) on the run's device and load its weights."""
+        from dlrun.models.build import weights_from_checkpoint
         from dlrun.tasks.base import build_task, resolve_task_name
 
         info = info if info is not None else self.info
         info.threshold = self.info.threshold  # the decision threshold chosen in training (task.threshold=auto)
-        task = build_task(self.config, info)
+        with weights_from_checkpoint():  # no pretrained weights or model.init_from read: the checkpoint's follow
+            task = build_task(self.config, info)
         task.setup(self.device, None, None)
         restore_task(task, self.state, weights_only=True, source=self.checkpoint)
         return LoadedRun(

@@ -4,6 +4,7 @@ check the config, build data, task and callbacks, fit, test, write metrics.json.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -26,6 +27,7 @@ from dlrun.fitted.models import fitted_baselines, settings_of
 from dlrun.loggers import build_logger
 from dlrun.loggers.mlflow_logger import end_open_runs_on_failure
 from dlrun.lr_find import is_auto_lr
+from dlrun.models.build import image_input_of, weights_from_checkpoint
 from dlrun.models.summary import model_summary
 from dlrun.plots import draw_run, image_grids
 from dlrun.reporting import print_summary
@@ -77,9 +79,11 @@ def train_locked(cfg: DictConfig, run_dir: str | Path, progress: bool, checked: 
     resume = _resume_state(tcfg.resume, run_dir)
 
     preprocessing = resume["data"]["preprocessing"] if resume else None
-    data = build_data(cfg, preprocessing, rows=fold_rows(checked.cv)).to(device)
+    model_input = image_input_of(cfg.model) if preprocessing is None else None  # what the model asks of images
+    data = build_data(cfg, preprocessing, rows=fold_rows(checked.cv), model_input=model_input).to(device)
     data = apply_sanity(cfg, data)  # sanity.shuffle_labels: the random-label experiment
-    task = build_task(cfg, data.info)
+    with weights_from_checkpoint() if resume else contextlib.nullcontext():  # resumed: no pretrained/init_from read
+        task = build_task(cfg, data.info)
     task.setup(device, tcfg.grad_clip, autocast_dtype(checked.device, device))
     channels_last = use_channels_last(checked.device, device, task.models, task.autocast_dtype)
     if channels_last and data.transform is not None:

@@ -30,6 +30,7 @@ from dlrun.callbacks.base import Callback
 from dlrun.device import distributed
 from dlrun.rundir import RunDir
 from dlrun.rundir.checkpoints import save_checkpoint
+from dlrun.schedulers.factories import in_proportion
 
 log = logging.getLogger("dlrun")
 
@@ -160,7 +161,8 @@ class SWA(_Averaging):
         trainer.task.schedulers.clear()
         for name, optimizer in trainer.task.optimizers.items():
             lrs = [group["lr"] for group in optimizer.param_groups]
-            annealer = SWALR(optimizer, self.lr, anneal_epochs=self.anneal_epochs, anneal_strategy="cos")
+            swa_lrs = in_proportion(optimizer, self.lr)  # param groups keep their ratio (backbone_lr_scale)
+            annealer = SWALR(optimizer, swa_lrs, anneal_epochs=self.anneal_epochs, anneal_strategy="cos")
             if resumed:  # as if stepped `steps` times; the optimizer's learning rates are the checkpoint's
                 annealer.last_epoch, annealer._step_count = steps, steps + 1
                 for group, lr in zip(optimizer.param_groups, lrs, strict=True):

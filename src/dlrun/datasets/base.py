@@ -91,6 +91,29 @@ class DataInfo:
         return self.kind == "classification" and self.num_classes == 2
 
 
+def resized_size(height: int, width: int, size: list[int]) -> tuple[int, int]:
+    """torchvision's Resize: [h, w] exactly, or [n] for the shorter side (the longer one keeps the aspect ratio)."""
+    if len(size) == 2:
+        return int(size[0]), int(size[1])
+    short, long = (width, height) if width <= height else (height, width)
+    new_short, new_long = int(size[0]), int(int(size[0]) * long / short)
+    return (new_long, new_short) if width <= height else (new_short, new_long)
+
+
+def model_input_shape(input_shape: tuple[int, ...], prep: dict) -> tuple[int, ...]:
+    """The shape a model takes: the data's (C, H, W) images after what the model asked of them (3 channels,
+    resize, centre crop; `model=torchvision`), kept in the fitted preprocessing. Other inputs: unchanged."""
+    if len(input_shape) != 3 or not isinstance(prep, dict):
+        return tuple(input_shape)
+    channels, height, width = input_shape
+    if prep.get("resize"):
+        height, width = resized_size(height, width, prep["resize"])
+    if prep.get("crop"):
+        crop = prep["crop"]
+        height, width = (crop[0], crop[0]) if len(crop) == 1 else (crop[0], crop[1])
+    return (int(prep.get("channels") or channels), int(height), int(width))
+
+
 @dataclass
 class Split:
     """One split: tensors in memory (the fast path) or a torch Dataset read by a DataLoader."""

@@ -17,6 +17,8 @@ from dlrun.datasets.splits import split_indices, split_off_test
 from dlrun.datasets.timeseries import SeriesData
 from dlrun.errors import ConfigError
 
+MODEL_INPUT_KEYS = ("channels", "resize", "crop", "interpolation")  # what fit_to_model reads
+
 # (non-test rows, all targets, classification?) -> (train rows, val rows); K-fold passes each fold's
 RowSelector = Callable[[np.ndarray, np.ndarray, bool], "tuple[np.ndarray, np.ndarray]"]
 
@@ -26,15 +28,23 @@ def take(rows, idx: np.ndarray):
     return rows.iloc[idx] if hasattr(rows, "iloc") else rows[idx]
 
 
-def build_data(cfg: DictConfig, preprocessing: dict | None = None, rows: RowSelector | None = None) -> DataBundle:
+def build_data(
+    cfg: DictConfig,
+    preprocessing: dict | None = None,
+    rows: RowSelector | None = None,
+    model_input: dict | None = None,
+) -> DataBundle:
     """Build the data set. `preprocessing` (from a checkpoint) replaces fitting on the training split.
 
     `rows` picks the training and validation rows among the non-test rows instead of `dataset.split`
     (a K-fold fold); the test split then stays out of the bundle, and the preprocessing is fitted on the
     rows picked for training.
+
+    `model_input` is what the model asks of images (`dlrun.models.build.image_input_of`: channels, resize, crop,
+    normalization of pretrained weights); it is kept in the preprocessing, so a checkpoint's brings it back.
     """
     data = OmegaConf.to_container(cfg.dataset, resolve=True)
-    bundle = _build(data, preprocessing, rows)
+    bundle = _build(data, preprocessing, rows, model_input)
     return with_balance(bundle, data.get("sampler", "shuffle"), data["name"])
 
 
@@ -52,7 +62,7 @@ def with_balance(bundle: DataBundle, sampler: str, name: str) -> DataBundle:
     return bundle
 
 
-def _build(data: dict, preprocessing: dict | None, rows: RowSelector | None) -> DataBundle:
+def _build(data: dict, preprocessing: dict | None, rows: RowSelector | None, model_input: dict | None) -> DataBundle:
     raw: RawData = DATASETS.build(data["name"], where="dataset", **{k: v for k, v in data.items() if k != "name"})
     if isinstance(raw, ImageData):
         if rows is not None:
@@ -60,7 +70,7 @@ def _build(data: dict, preprocessing: dict | None, rows: RowSelector | None) -> 
                 f"K-fold (cv.folds > 1) works on table data sets; '{data['name']}' is an image data set: "
                 "use dataset.split.val instead"
             )
-        return build_image_data(raw, data, preprocessing)
+        return build_image_data(raw, data, preprocessing, model_input)
     if isinstance(raw, SeriesData):
         if rows is not None:
             raise ConfigError(
@@ -119,7 +129,9 @@ def _build(data: dict, preprocessing: dict | None, rows: RowSelector | None) -> 
     return bundle
 
 
-def build_image_data(raw: ImageData, data: dict, preprocessing: dict | None) -> DataBundle:
+def build_image_data(
+    raw: ImageData, data: dict, preprocessing: dict | None, model_input: dict | None = None
+) -> DataBundle:
     """Images: official test set kept apart, validation from the training images, uint8 until the batch."""
     has_test = raw.x_test is not None
     tr, va, te = split_indices(len(raw.y), raw.y.numpy(), data["split"], True, has_test)
@@ -143,12 +155,15 @@ def build_image_data(raw: ImageData, data: dict, preprocessing: dict | None) -> 
 
     train, val = split(tr), split(va)
     test = split(te, raw.x_test, raw.y_test) if has_test else split(te)
-    state = dict(preprocessing) if preprocessing is not None else {}
+    state = dict(preprocessing) if preprocessing is not None else dict(model_input or {})
     if "mean" not in state:
         mean, std = channel_stats(train.x if train.x is not None else train.dataset, data["normalize"])
         state.update(mean=mean, std=std, normalize=data["normalize"])
     augment = data.get("augment") or {}
-    transform = BatchTransform(state["mean"], state["std"], augment.get("crop_padding", 0), augment.get("hflip", False))
+    fit = {k: state[k] for k in MODEL_INPUT_KEYS if state.get(k)}
+    transform = BatchTransform(
+        state["mean"], state["std"], augment.get("crop_padding", 0), augment.get("hflip", False), model_input=fit
+    )
 
     classes = raw.class_names
     if len(classes) == 2:  # one logit: float targets for BCE

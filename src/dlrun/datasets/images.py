@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from dlrun.datasets.base import resized_size
 from dlrun.errors import ConfigError, DataError
 
 log = logging.getLogger("dlrun")
@@ -44,9 +45,17 @@ class BatchTransform:
     x/255) or symmetric ([-1,1], for tanh generators).
     """
 
-    def __init__(self, mean: list[float], std: list[float], crop_padding: int = 0, hflip: bool = False):
+    def __init__(
+        self,
+        mean: list[float],
+        std: list[float],
+        crop_padding: int = 0,
+        hflip: bool = False,
+        model_input: dict | None = None,
+    ):
         self.mean, self.std = mean, std
         self.crop_padding, self.hflip = crop_padding, hflip
+        self.model_input = model_input or {}  # channels, resize, crop the model asked for (fit_to_model)
         self.memory_format = torch.contiguous_format  # device.channels_last sets torch.channels_last
         self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -61,6 +70,8 @@ class BatchTransform:
 
     def __call__(self, x: torch.Tensor, train: bool) -> torch.Tensor:
         x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float().clone()
+        if self.model_input:
+            x = fit_to_model(x, self.model_input)
         if train and self.crop_padding:
             x = random_crop(x, self.crop_padding)
         if train and self.hflip:
@@ -79,6 +90,36 @@ class BatchTransform:
         """Back to [0,1] for pictures."""
         mean, std = self._on(x.device)
         return (x * std + mean).clamp(0, 1)
+
+
+def fit_to_model(x: torch.Tensor, prep: dict) -> torch.Tensor:
+    """Float images (B, C, H, W) as the model asked (`model=torchvision`, from its weights' own transforms):
+    grey repeated to `channels`, resized (`resize`: [h, w], or [n] for the shorter side; antialiased, as
+    torchvision's Resize), then cropped at the centre to `crop`. Keys absent: that step is skipped."""
+    channels = prep.get("channels")
+    if channels and x.shape[1] != channels:
+        if x.shape[1] != 1:
+            raise DataError(f"the model takes {channels}-channel images; these have {x.shape[1]} channels")
+        x = x.repeat(1, channels, 1, 1)
+    if prep.get("resize"):
+        size = resized_size(x.shape[2], x.shape[3], prep["resize"])
+        if size != tuple(x.shape[2:]):
+            mode = prep.get("interpolation", "bilinear")
+            smooth = mode in ("bilinear", "bicubic")
+            x = F.interpolate(x, size=size, mode=mode, antialias=smooth, **({"align_corners": False} if smooth else {}))
+            if mode == "bicubic":
+                x = x.clamp_(0, 1)
+    if prep.get("crop"):
+        crop = prep["crop"]
+        ch, cw = (crop[0], crop[0]) if len(crop) == 1 else (crop[0], crop[1])
+        h, w = x.shape[2:]
+        if h < ch or w < cw:  # as torchvision's center_crop: pad with zeros first
+            ph, pw = max(ch - h, 0), max(cw - w, 0)
+            x = F.pad(x, (pw // 2, (pw + 1) // 2, ph // 2, (ph + 1) // 2))
+            h, w = x.shape[2:]
+        top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
+        x = x[:, :, top : top + ch, left : left + cw]
+    return x.contiguous()
 
 
 def random_crop(x: torch.Tensor, pad: int) -> torch.Tensor:

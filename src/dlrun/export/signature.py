@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from dlrun.datasets.base import model_input_shape
 from dlrun.rundir import VOCABULARY_FILE
 
 SIGNATURE_VERSION = 1
@@ -32,7 +33,7 @@ def data_kind(preprocessing: dict) -> str:
 def input_spec(info, preprocessing: dict, recurrent: bool) -> list[dict[str, Any]]:
     """One input: its name, shape (None for a dynamic axis), dtype and the names of the dynamic axes."""
     kind = data_kind(preprocessing)
-    shape: list[Any] = [None, *info.input_shape]
+    shape: list[Any] = [None, *model_input_shape(info.input_shape, preprocessing)]
     dynamic = {"0": "batch"}
     dtype = "float32"
     if kind == "text" and preprocessing["encoding"] == "sequence":
@@ -87,7 +88,7 @@ def preprocessing_spec(info, prep: dict) -> dict[str, Any]:
         }
     if kind == "image":
         channels, height, width = info.input_shape
-        return {
+        spec = {
             "kind": "image",
             "how": "pixels / 255, then (x - mean[c]) / std[c] per channel; layout (batch, channels, height, width)",
             "channels": channels,
@@ -97,6 +98,17 @@ def preprocessing_spec(info, prep: dict) -> dict[str, Any]:
             "std": prep["std"],
             "normalize": prep["normalize"],
         }
+        fitted = {k: prep[k] for k in ("resize", "crop", "interpolation") if prep.get(k)}
+        if fitted or (prep.get("channels") and prep["channels"] != channels):
+            model_c, model_h, model_w = model_input_shape(info.input_shape, prep)
+            spec.update(
+                how="pixels / 255; grey repeated to 3 channels; resized (resize: [h, w], or [n] for the shorter "
+                "side, antialiased) and cropped at the centre to crop, as torchvision's weights' transforms; then "
+                "(x - mean[c]) / std[c] per channel; layout (batch, channels, height, width)",
+                model_input=[model_c, model_h, model_w],
+                **fitted,
+            )
+        return spec
     if kind == "text":
         spec = {
             "kind": "text",

@@ -129,7 +129,8 @@ def _prediction(task, loaded):
 
     info, prep = loaded.info, loaded.preprocessing
     inputs = input_spec(info, prep, isinstance(task.model, RecurrentNet))
-    shape = (2, *info.input_shape)
+    shape = tuple(inputs[0]["shape"])
+    shape = (2, *(s if s is not None else info.input_shape[i] for i, s in enumerate(shape[1:])))
     if inputs[0]["dtype"] == "int64":
         example = torch.randint(2, max(3, info.vocab_size), shape)
         example[1, shape[1] // 2 :] = 0  # a padded row, so the packing path is what gets traced

@@ -220,7 +220,8 @@ class SeriesInput:
 
 class ImageInput:
     """Images: encoded files decoded with PIL (converted to the run's channels) or arrays; checked size;
-    scaled to [0, 1] and normalized with the run's per-channel mean and std."""
+    scaled to [0, 1], made what the model asked for (3 channels, resize, centre crop: `model=torchvision`) and
+    normalized with the run's per-channel mean and std."""
 
     kind = "image"
 
@@ -271,6 +272,12 @@ class ImageInput:
             else np.zeros((0, self.channels, self.height, self.width))
         )
         x = x.astype(np.float32) / np.float32(255.0)
+        if any(self.prep.get(k) for k in ("channels", "resize", "crop")):
+            import torch
+
+            from dlrun.datasets.images import fit_to_model
+
+            x = fit_to_model(torch.from_numpy(x), self.prep).numpy()
         mean = np.asarray(self.prep["mean"], np.float32).reshape(1, -1, 1, 1)
         std = np.asarray(self.prep["std"], np.float32).reshape(1, -1, 1, 1)
         return (((x - mean) / std).astype(np.float32),)
@@ -285,6 +292,7 @@ class ImageInput:
             "normalize": self.prep.get("normalize"),
             "mean": self.prep["mean"],
             "std": self.prep["std"],
+            **{k: self.prep[k] for k in ("resize", "crop", "interpolation") if self.prep.get(k)},
         }
 
 

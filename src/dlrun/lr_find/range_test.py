@@ -42,8 +42,9 @@ def cycle(batches, seed_epoch: int = 1) -> Iterator:
 
 
 def sweep(task, batches: Iterable, settings: LRFindConfig) -> dict:
-    """Train `task` one optimizer step per rate (all optimizers' param groups set to it); returns the curve:
-    lrs, losses, smoothed (as far as it got) and `stopped` (why it ended early: diverged, not_finite; None)."""
+    """Train `task` one step per rate (its optimizer's first param group set to it, the others in proportion);
+    returns the curve: lrs, losses, smoothed (as far as it got) and `stopped` (why it ended early: diverged,
+    not_finite; None)."""
     if len(task.optimizers) != 1:
         raise DlrunError(
             f"lr-find needs a task with one optimizer; {type(task).__name__} has {len(task.optimizers)} "
@@ -55,9 +56,11 @@ def sweep(task, batches: Iterable, settings: LRFindConfig) -> dict:
     average, best, stopped = 0.0, math.inf, None
     task.train(True)
     source = iter(batches)
+    # groups keep their ratio to the first (optimizer.backbone_lr_scale: a pretrained backbone's lower rate)
+    ratios = [g["lr"] / optimizer.param_groups[0]["lr"] for g in optimizer.param_groups]
     for step, lr in enumerate(learning_rates(settings)):
-        for group in optimizer.param_groups:
-            group["lr"] = float(lr)
+        for group, ratio in zip(optimizer.param_groups, ratios, strict=True):
+            group["lr"] = float(lr) * ratio
         # one optimizer step: of `task.accumulate` batches when the run accumulates gradients (its effective batch)
         loss = sum(float(task.training_step(next(source))["loss"]) for _ in range(task.accumulate)) / task.accumulate
         lrs.append(float(lr))

@@ -46,6 +46,7 @@ def run_range_test(cfg: DictConfig, checked, run_dir: str | Path) -> dict:
     from dlrun.datasets import build_data
     from dlrun.device import autocast_dtype, resolve_device
     from dlrun.lr_find.range_test import cycle, suggest, sweep
+    from dlrun.models.build import image_input_of
     from dlrun.tasks import build_task
     from dlrun.trainer.loop import seed_everything
 
@@ -55,7 +56,7 @@ def run_range_test(cfg: DictConfig, checked, run_dir: str | Path) -> dict:
         torch.set_num_threads(checked.device.threads)
     seed_everything(cfg.seed)
     cv = replace(checked.cv, fold=0) if checked.cv.is_parent else checked.cv  # K-fold: fold 0's training rows
-    data = build_data(cfg, None, rows=fold_rows(cv)).to(device)
+    data = build_data(cfg, None, rows=fold_rows(cv), model_input=image_input_of(cfg.model)).to(device)
     task = build_task(with_lr(cfg, settings.min_lr), data.info)
     task.setup(device, checked.trainer.grad_clip, autocast_dtype(checked.device, device))
     task.accumulate = checked.trainer.accumulate_grad_batches  # each rate's step on the run's effective batch

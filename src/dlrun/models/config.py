@@ -5,22 +5,37 @@ Input and output sizes always come from the data set, never from the config.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Literal
 
+from dlrun.errors import ConfigError
 from dlrun.registry import Registry
 from dlrun.schema import REQUIRED, option
 
-MODELS = Registry("model", group="model")
+# keys every model has, used by the engine (models/build.py), not passed to the factory
+ENGINE_KEYS = ("init_from",)
+MODELS = Registry("model", group="model", engine_keys=ENGINE_KEYS)
 
 Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu"]
 Init = Literal["default", "xavier_uniform", "xavier_normal", "kaiming"]
 Pooling = Literal["last", "mean", "per_step"]
 
 
+@dataclass
+class Model:
+    """Keys of every model."""
+
+    init_from: str | None = option(
+        None,
+        "run directory or checkpoint file of another run: its layers whose names and shapes match are loaded "
+        "into this model before training (a different head is skipped); null = start from the model's own init",
+    )
+
+
 @MODELS.declare("mlp", factory="dlrun.models.mlp:mlp")
 @dataclass
-class MLP:
+class MLP(Model):
     """Multi-layer perceptron. Input and output sizes come from the data set."""
 
     hidden: list[int] = option([64], "widths of the hidden layers; [] is a linear (logistic) model", ge=1)
@@ -49,7 +64,7 @@ class ConvBlock:
 
 @MODELS.declare("cnn", factory="dlrun.models.cnn:cnn")
 @dataclass
-class CNN:
+class CNN(Model):
     """Convolutional network: conv blocks, then an MLP head. Input channels and size come from the data set."""
 
     blocks: list[ConvBlock] = option(
@@ -64,7 +79,7 @@ class CNN:
 
 
 @dataclass
-class Recurrent:
+class Recurrent(Model):
     hidden: int = option(64, "hidden units per direction and layer", ge=1)
     layers: int = option(1, "stacked recurrent layers", ge=1)
     bidirectional: bool = option(False, "also read each sequence backwards (the head sees both final states)")
@@ -94,7 +109,7 @@ class GRU(Recurrent):
 
 @MODELS.declare("vae_mlp", factory="dlrun.models.vae:vae_mlp", task="vae")
 @dataclass
-class VaeMLP:
+class VaeMLP(Model):
     """The books' MLP VAE (task vae): encoder 784-400 ReLU -> mu, log_var; decoder 20-400 ReLU-784 sigmoid."""
 
     latent_dim: int = option(20, "size of z (2 gives the manifold grid of `dlrun sample`)", ge=1)
@@ -103,7 +118,7 @@ class VaeMLP:
 
 @MODELS.declare("vae_conv", factory="dlrun.models.vae:vae_conv", task="vae")
 @dataclass
-class VaeConv:
+class VaeConv(Model):
     """Convolutional VAE (task vae): stride-2 4x4 convs, dense mu and log_var; transposed convs back, sigmoid."""
 
     latent_dim: int = option(16, "size of z", ge=1)
@@ -116,7 +131,7 @@ class VaeConv:
 
 
 @dataclass
-class GanMLPBase:
+class GanMLPBase(Model):
     latent_dim: int = option(64, "size of z", ge=1)
     generator_hidden: list[int] = option([256, 256], "generator hidden widths", ge=1)
     discriminator_hidden: list[int] = option([256, 256], "discriminator hidden widths", ge=1)
@@ -150,7 +165,7 @@ class CganMLP(GanMLPBase):
 
 @MODELS.declare("dcgan", factory="dlrun.models.dcgan:dcgan", task="gan")
 @dataclass
-class DCGAN:
+class DCGAN(Model):
     """DCGAN (task gan, or cgan with conditional: true): transposed convs up, strided convs down; N(0, 0.02) init."""
 
     latent_dim: int = option(100, "size of z", ge=1)
@@ -160,6 +175,48 @@ class DCGAN:
     discriminator_width: int = option(64, "channels of the discriminator's first conv (doubling with each stage)", ge=1)
     conditional: bool = option(False, "label embedding beside z (G) and as an extra input channel (D): task cgan")
     embedding_dim: int = option(10, "width of the generator's label embedding (conditional only)", ge=1)
+
+
+@MODELS.declare(
+    "torchvision",
+    factory="dlrun.models.torchvision_models:torchvision_model",
+    image_input="dlrun.models.torchvision_models:image_input",
+)
+@dataclass
+class Torchvision(Model):
+    """A torchvision classification model (transfer learning): pretrained weights, a new head for the data's classes."""
+
+    arch: str = option(
+        "resnet18",
+        "any classification architecture of torchvision.models (resnet18, mobilenet_v3_small, efficientnet_b0, "
+        "convnext_tiny, vit_b_16...)",
+    )
+    weights: str | None = option(
+        "DEFAULT",
+        "DEFAULT | a weights name of the arch (IMAGENET1K_V1...) | path to a state-dict file | null (random init); "
+        "read from $TORCH_HOME/hub/checkpoints/ when there, else downloaded",
+    )
+    freeze: Literal["backbone", "none"] = option(
+        "none", "backbone: train only the new head; the backbone runs in eval mode (batch-norm statistics kept)"
+    )
+    unfreeze_at_epoch: int | None = option(
+        None, "with freeze=backbone: the backbone trains too from this epoch on; null = frozen throughout", ge=1
+    )
+
+    def __post_init__(self):
+        if self.unfreeze_at_epoch is not None and self.freeze != "backbone":
+            raise ConfigError("model.unfreeze_at_epoch needs model.freeze=backbone")
+
+
+def image_input(cfg: dict) -> dict | None:
+    """What a model needs its images to be (channels, size, normalization), from its `image_input` hook;
+    None for models that take the data's images as they are."""
+    hook = MODELS.component(cfg["name"]).meta.get("image_input")
+    if hook is None:
+        return None
+    module, _, attr = hook.partition(":")
+    values = {k: v for k, v in cfg.items() if k != "name"}
+    return getattr(importlib.import_module(module), attr)(**values)
 
 
 def model_task(name: str) -> str | None:

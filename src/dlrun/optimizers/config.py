@@ -9,7 +9,8 @@ from dlrun.errors import ConfigError
 from dlrun.registry import Registry
 from dlrun.schema import option
 
-OPTIMIZERS = Registry("optimizer", group="optimizer")
+ENGINE_KEYS = ("backbone_lr_scale",)  # keys of every optimizer, used by build_optimizer, not passed to the factory
+OPTIMIZERS = Registry("optimizer", group="optimizer", engine_keys=ENGINE_KEYS)
 
 LR_DOC = "learning rate; auto = the range test's suggestion (conf/lr_find/, `dlrun lr-find`)"
 LR = float | Literal["auto"]
@@ -18,9 +19,21 @@ EPS_DOC = "term added to the denominator for stability"
 BETAS_DOC = "coefficients of the running averages of the gradient and its square"
 
 
+@dataclass
+class Optimizer:
+    """Keys of every optimizer."""
+
+    backbone_lr_scale: float = option(
+        1.0,
+        "learning rate of a pretrained backbone (model=torchvision) as a fraction of lr (the new head's); "
+        "schedulers keep the ratio. Other models: 1.0",
+        gt=0,
+    )
+
+
 @OPTIMIZERS.declare("sgd", factory="dlrun.optimizers.factories:sgd")
 @dataclass
-class SGD:
+class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum (torch.optim.SGD)."""
 
     lr: LR = option(0.01, LR_DOC, gt=0)
@@ -35,7 +48,7 @@ class SGD:
 
 @OPTIMIZERS.declare("adam", factory="dlrun.optimizers.factories:adam")
 @dataclass
-class Adam:
+class Adam(Optimizer):
     """Adam (torch.optim.Adam)."""
 
     lr: LR = option(0.001, LR_DOC, gt=0)
@@ -46,7 +59,7 @@ class Adam:
 
 @OPTIMIZERS.declare("adamw", factory="dlrun.optimizers.factories:adamw")
 @dataclass
-class AdamW:
+class AdamW(Optimizer):
     """AdamW: Adam with decoupled weight decay (torch.optim.AdamW)."""
 
     lr: LR = option(0.001, LR_DOC, gt=0)
@@ -57,7 +70,7 @@ class AdamW:
 
 @OPTIMIZERS.declare("rmsprop", factory="dlrun.optimizers.factories:rmsprop")
 @dataclass
-class RMSprop:
+class RMSprop(Optimizer):
     """RMSprop (torch.optim.RMSprop); alpha 0.9 and eps 1e-7 match Keras' defaults used by the books."""
 
     lr: LR = option(0.001, LR_DOC, gt=0)
@@ -69,7 +82,7 @@ class RMSprop:
 
 @OPTIMIZERS.declare("adagrad", factory="dlrun.optimizers.factories:adagrad")
 @dataclass
-class Adagrad:
+class Adagrad(Optimizer):
     """Adagrad (torch.optim.Adagrad)."""
 
     lr: LR = option(0.01, LR_DOC, gt=0)

@@ -141,7 +141,7 @@ def onecycle(
     def build(steps_per_epoch: int, epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
-            max_lr=max_lr or [group["lr"] for group in optimizer.param_groups],
+            max_lr=in_proportion(optimizer, max_lr),
             total_steps=steps_per_epoch * epochs,
             pct_start=pct_start,
             anneal_strategy=anneal_strategy,
@@ -154,6 +154,15 @@ def onecycle(
         )
 
     return Scheduler(None, build=build, optimizer=optimizer)
+
+
+def in_proportion(optimizer: torch.optim.Optimizer, rate: float | None) -> list[float]:
+    """One rate per param group: `rate` for the first group and the others in their present ratio to it (a
+    backbone at optimizer.backbone_lr_scale keeps its scale); None = the groups' own rates."""
+    lrs = [group["lr"] for group in optimizer.param_groups]
+    if rate is None:
+        return lrs
+    return [rate * lr / lrs[0] if lrs[0] else rate for lr in lrs]
 
 
 def warmup_length(steps: int | None, epochs: float, steps_per_epoch: int, total: int, name: str) -> int:

@@ -63,7 +63,8 @@ class Task:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        for name, module in self.models.items():
+        for name in list(self.models):
+            module = self.net(name)  # wrapped again when called again (a backbone unfrozen: more to sync)
             if any(p.requires_grad for p in module.parameters()):
                 self.models[name] = DDP(module, device_ids=ids)
 
@@ -167,8 +168,9 @@ class Task:
         return ["loss"]
 
     def callbacks(self) -> list:
-        """Callbacks the task brings along (e.g. sample pictures of a generative task); none by default."""
-        return []
+        """Callbacks the task brings along (e.g. sample pictures of a generative task), and those its networks
+        bring (`callbacks()` of a model: unfreezing a pretrained backbone)."""
+        return [cb for name in self.models for cb in getattr(self.net(name), "callbacks", list)()]
 
     def summary_inputs(self, x: torch.Tensor) -> dict[str, tuple[torch.Tensor, ...]]:
         """Example inputs of each network for the model summary, given a small batch of data."""

@@ -54,7 +54,7 @@ class SupervisedTask(Task):
         reg = OmegaConf.to_container(cfg.regularization, resolve=True)
         self.reg = Regularization(**reg)
         self.penalized = self.reg.weights(self.model) if self.reg.active else []
-        self.optimizers["model"] = build_optimizer(cfg.optimizer, self.model.parameters())
+        self.optimizers["model"] = build_optimizer(cfg.optimizer, self.model.parameters(), model=self.model)
         self.schedulers["model"] = build_scheduler(cfg.scheduler, self.optimizers["model"], cfg.trainer.max_epochs)
 
     def default_metrics(self) -> list[str]:
