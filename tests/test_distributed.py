@@ -94,6 +94,7 @@ KILLER = textwrap.dedent('''
 
     from dlrun.callbacks import CALLBACKS, Callback
     from dlrun.device import distributed
+    from dlrun.trainer import preemption
 
 
     @CALLBACKS.register("kill_on_rank")
@@ -112,7 +113,10 @@ KILLER = textwrap.dedent('''
             if distributed.rank() == self.rank:
                 Path(f"killed_rank_{self.rank}_epoch_{epoch}").touch()
                 os.kill(os.getpid(), signal.SIGKILL)
-            time.sleep(120)  # the agent sends SIGTERM long before this ends
+            deadline = time.monotonic() + 120  # the agent sends SIGTERM long before this ends
+            while preemption.received() is None and time.monotonic() < deadline:
+                time.sleep(0.05)  # SIGTERM is recorded (a graceful stop), not fatal: end on it, as the loop would
+            raise SystemExit(1)
 ''')
 
 

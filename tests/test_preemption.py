@@ -402,6 +402,41 @@ def test_sigterm_to_one_rank_of_a_ddp_job_stops_every_rank_at_one_step_and_resum
     assert _metrics(tmp_path / "run") == _metrics(tmp_path / "plain")
 
 
+def test_a_signal_stops_a_sweep_as_a_whole(cli, tmp_path):
+    (tmp_path / "signaller.py").write_text(SIGNALLER)
+    swept = cli("train", "-m", *COMMON, *_signal_at(1, 2), "seed=7,8", "hydra.sweep.dir=sweep")
+    assert swept.returncode == 75, swept.stderr
+    line = [ln for ln in swept.stderr.splitlines() if ln.startswith("dlrun: ")]
+    assert len(line) == 1 and line[0].startswith("dlrun: stopped by SIGTERM at epoch 1, step 2/8; ")
+    assert f"hydra.run.dir={tmp_path / 'sweep' / '0'} " in line[0]  # that job's own directory
+    assert (tmp_path / "sweep" / "0" / "checkpoints" / "last.pt").is_file()
+    assert not (tmp_path / "sweep" / "1").exists()  # the next job did not start
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path):
+    import errno
+
+    from dlrun.errors import DiskFull
+    from dlrun.rundir import atomic_open, write_text
+
+    write_text(tmp_path / "kept.txt", "before\n")
+    with pytest.raises(DiskFull) as caught:
+        with atomic_open(tmp_path / "kept.txt") as f:
+            f.write("after")
+            raise RuntimeError("file write failed") from OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert str(caught.value) == (
+        f"cannot write {tmp_path / 'kept.txt'}: No space left on device (ENOSPC); the previous file is intact"
+    )
+    with pytest.raises(DiskFull, match=r"cannot write .*new.txt: Disk quota exceeded \(EDQUOT\); nothing was written"):
+        with atomic_open(tmp_path / "new.txt"):
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
+    assert (tmp_path / "kept.txt").read_text() == "before\n"
+    with pytest.raises(OSError, match="Permission denied"):  # any other error is itself
+        with atomic_open(tmp_path / "other.txt"):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+
 def test_a_signal_inside_an_accumulation_cycle_with_warmup_ema_and_top_k_on_resumes_exactly(cli, tmp_path):
     """Every issue-16 switch with state at once: the stop waits for the cycle's optimizer step (step 6 of 8, not
     4), and the resumed run ends with the undisturbed run's metrics.json and kept checkpoint files."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 import uuid
 
 from dlrun.errors import DlrunError
@@ -28,13 +29,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def stopped(run_dir: str) -> None:
-    """When rank 0 stopped the run at a checkpoint for a signal (its failed.json says so), end this process with
-    the same requeue code; rank 0 printed the line already."""
+def stopped(run_dir: str, since: float) -> None:
+    """When rank 0 stopped the run at a checkpoint for a signal (the failed.json it wrote after `since` says so),
+    end this process with the same requeue code; rank 0 printed the line already."""
     from dlrun.rundir import RunDir
 
-    record = RunDir(run_dir).read_failure() or {}
-    if record.get("type") == "Preempted":
+    files = RunDir(run_dir)
+    record = files.read_failure() or {}
+    if record.get("type") == "Preempted" and files.failed.stat().st_mtime >= since - 1.0:
         raise SystemExit(record.get("exit_code", 75))
 
 
@@ -61,13 +63,14 @@ def launch(
     )
     keep = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
     args = ["-m", "dlrun", "train", *keep, f"hydra.run.dir={run_dir}"]
+    started = time.time()
     try:
         elastic_launch(config, sys.executable)(*args)
     except SignalException:
-        stopped(run_dir)
+        stopped(run_dir, started)
         raise WorkerFailed("the training processes were stopped by a signal", 1) from None
     except ChildFailedError as exc:
-        stopped(run_dir)
+        stopped(run_dir, started)
         # the root cause: a process that exited with an error code, not one the agent then terminated
         real = {r: f for r, f in exc.failures.items() if f.exitcode and f.exitcode > 0} or exc.failures
         rank, failure = min(real.items(), key=lambda item: (item[1].timestamp, item[0]))

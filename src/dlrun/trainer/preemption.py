@@ -104,6 +104,11 @@ def handle_signals() -> Iterator[None]:
             _restore()
 
 
+def received() -> str | None:
+    """The first signal recorded in this run, by name (None: none yet)."""
+    return _received[0] if _received else None
+
+
 def _restore() -> None:
     for sig, previous in _installed.items():
         signal.signal(sig, previous)
@@ -128,7 +133,7 @@ class Preemption:
     # ------------------------------------------------------------------ decisions
     def _agree(self, device: torch.device) -> bool:
         """Whether any process got a signal (a collective: every rank calls it at the same point)."""
-        mine = _received[0] if _received else None
+        mine = received()
         if distributed.world() == 1:
             self.signal, self.agreed = mine, mine is not None
             return self.agreed
@@ -163,7 +168,9 @@ def resume_command(run_dir: Path) -> str:
 
         if HydraConfig.initialized():
             hc = HydraConfig.get()
-            overrides, top = list(hc.overrides.task), Path(hc.runtime.output_dir)
+            job_dir = Path(hc.runtime.output_dir).resolve()
+            if Path(run_dir).resolve().is_relative_to(job_dir):  # this run is Hydra's job, or one of its folds
+                overrides, top = list(hc.overrides.task), job_dir
     except (ImportError, ValueError):
         pass
     if overrides is None:
