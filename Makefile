@@ -4,7 +4,9 @@ BIN    := $(VENV)/bin
 
 # more pytest options: make test-fast PYTEST_ARGS="-x -k csv"
 PYTEST_ARGS ?=
-PYTEST := $(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+# parallel test processes (pytest-xdist); each torch process then gets one CPU thread, so they do not contend
+TEST_WORKERS ?= 2
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 .PHONY: install test test-fast lint bench docs clean
 
