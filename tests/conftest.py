@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import textwrap
 import traceback
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
@@ -17,6 +18,28 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+# A test plugin (write it as killer.py beside a run, then `plugins=[killer] "callbacks=[{name: kill_at, epoch: E,
+# step: S}]"`): kill the process hard in the middle of an epoch, as a power cut would. The resume tests of every
+# stateful switch use it.
+KILLER = textwrap.dedent('''
+    """Test plugin: kill this process hard in the middle of an epoch, as a power cut would."""
+    import os
+    import signal
+
+    from dlrun.callbacks import CALLBACKS, Callback
+
+
+    @CALLBACKS.register("kill_at")
+    class KillAt(Callback):
+        def __init__(self, epoch: int, step: int = 3):
+            self.epoch, self.step = epoch, step
+
+        def on_batch_end(self, trainer, step, logs):
+            if trainer.epoch == self.epoch and step == self.step:
+                os.kill(os.getpid(), signal.SIGKILL)
+''')
 
 
 def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import train_in_process, without_times
+from conftest import KILLER, train_in_process, without_times
 from dlrun.config import compose
 from dlrun.datasets import build_data
 from dlrun.datasets.batches import epoch_permutation
@@ -261,23 +261,6 @@ def test_a_onecycle_run_cannot_be_extended_on_resume(cli):
         "accumulate_grad_batches)"
     )
 
-
-KILLER = textwrap.dedent("""
-    import os
-    import signal
-
-    from dlrun.callbacks import CALLBACKS, Callback
-
-
-    @CALLBACKS.register("kill_at")
-    class KillAt(Callback):
-        def __init__(self, epoch: int, step: int):
-            self.epoch, self.step = epoch, step
-
-        def on_batch_end(self, trainer, step, logs):
-            if trainer.epoch == self.epoch and step == self.step:
-                os.kill(os.getpid(), signal.SIGKILL)
-""")
 
 RESUMED = [
     "dataset=wine",

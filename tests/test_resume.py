@@ -1,29 +1,10 @@
 """A run killed mid-epoch and resumed with trainer.resume=auto ends with the same metrics.json."""
 
 import json
-import textwrap
 
 import pytest
 
-from conftest import without_times
-
-KILLER = textwrap.dedent('''
-    """Test plugin: kill this process hard in the middle of an epoch, as a power cut would."""
-    import os
-    import signal
-
-    from dlrun.callbacks import CALLBACKS, Callback
-
-
-    @CALLBACKS.register("kill_at")
-    class KillAt(Callback):
-        def __init__(self, epoch: int, step: int = 3):
-            self.epoch, self.step = epoch, step
-
-        def on_batch_end(self, trainer, step, logs):
-            if trainer.epoch == self.epoch and step == self.step:
-                os.kill(os.getpid(), signal.SIGKILL)
-''')
+from conftest import KILLER, without_times
 
 # dropout consumes the RNG, plateau scheduler and early stopping carry state across epochs
 COMMON = [

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_one_line_error, train_in_process, without_times
+from conftest import KILLER, assert_one_line_error, train_in_process, without_times
 
 SMALL = "mobilenet_v3_small"
 
@@ -229,7 +229,8 @@ def test_init_from_loads_the_matching_layers_of_another_run_and_lists_them(cli, 
 def test_missing_weights_offline_name_the_file_and_where_to_put_it(cli, hub, folder, tmp_path, monkeypatch):
     from dlrun.models import torchvision_models
 
-    monkeypatch.setattr(torchvision_models, "reachable", lambda url: "cannot reach download.pytorch.org: offline")
+    offline = "cannot reach download.pytorch.org: offline"  # whether or not this machine is online
+    monkeypatch.setattr(torchvision_models, "unreachable", lambda url, timeout: offline)
     result = cli("train", *args_for(folder), env={"TORCH_HOME": hub})
     line = assert_one_line_error(result, "weights", tmp_path)
     assert line == (
@@ -269,24 +270,6 @@ def test_predict_prepares_images_as_training_did(hub, folder, tmp_path):
     assert input_spec(saved.info, saved.preprocessing, False)[0]["shape"] == [None, 3, 224, 224]
 
 
-KILLER = textwrap.dedent("""
-    import os
-    import signal
-
-    from dlrun.callbacks import CALLBACKS, Callback
-
-
-    @CALLBACKS.register("kill_at")
-    class KillAt(Callback):
-        def __init__(self, epoch: int, step: int = 2):
-            self.epoch, self.step = epoch, step
-
-        def on_batch_end(self, trainer, step, logs):
-            if trainer.epoch == self.epoch and step == self.step:
-                os.kill(os.getpid(), signal.SIGKILL)
-""")
-
-
 @pytest.mark.slow
 def test_killed_and_resumed_with_a_backbone_unfrozen_on_the_way_matches(cli, cli_subprocess, hub, folder, tmp_path):
     write_hub_weights(hub, SMALL)
@@ -303,7 +286,12 @@ def test_killed_and_resumed_with_a_backbone_unfrozen_on_the_way_matches(cli, cli
     full = cli("train", *common, "hydra.run.dir=full", env=env)
     assert full.returncode == 0, full.stderr
     killed = cli_subprocess(
-        "train", *common, "hydra.run.dir=resumed", "plugins=[killer]", "callbacks=[{name: kill_at, epoch: 3}]", env=env
+        "train",
+        *common,
+        "hydra.run.dir=resumed",
+        "plugins=[killer]",
+        "callbacks=[{name: kill_at, epoch: 3, step: 2}]",
+        env=env,
     )
     assert killed.returncode != 0
     resumed = cli("train", *common, "hydra.run.dir=resumed", "trainer.resume=auto", env=env)

@@ -4,12 +4,11 @@ checkpoints use them, `dlrun eval` agrees with metrics.json, and a killed run re
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 import torch
 
-from conftest import train_in_process, without_times
+from conftest import KILLER, train_in_process, without_times
 from dlrun.callbacks import CALLBACKS, Callback
 
 RECORDED: dict[str, list] = {}
@@ -178,23 +177,6 @@ def test_weight_averaging_config_errors(cli, tmp_path):
         late, "trainer.swa_start=12 is after trainer.max_epochs=10: no epoch would be averaged", tmp_path
     )
 
-
-KILLER = textwrap.dedent("""
-    import os
-    import signal
-
-    from dlrun.callbacks import CALLBACKS, Callback
-
-
-    @CALLBACKS.register("kill_at")
-    class KillAt(Callback):
-        def __init__(self, epoch: int, step: int = 3):
-            self.epoch, self.step = epoch, step
-
-        def on_batch_end(self, trainer, step, logs):
-            if trainer.epoch == self.epoch and step == self.step:
-                os.kill(os.getpid(), signal.SIGKILL)
-""")
 
 COMMON = [
     "dataset=wine",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from dlrun.datasets.base import resized_size
+from dlrun.downloads import unreachable
 from dlrun.errors import ConfigError, DataError
 
 log = logging.getLogger("dlrun")
@@ -175,13 +175,9 @@ def offline_error(what: str, where: str, reason: str) -> DataError:
 
 def try_download(url: str, fetch, what: str, where: str, timeout: float = 4.0) -> None:
     """Run `fetch()` only if the host answers within `timeout` seconds; otherwise fail at once."""
-    host = urllib.parse.urlparse(url)
-    try:
-        socket.create_connection(
-            (host.hostname, host.port or (443 if host.scheme == "https" else 80)), timeout=timeout
-        ).close()
-    except OSError as exc:
-        raise offline_error(what, where, f"cannot reach {host.hostname}: {exc.strerror or exc}") from None
+    reason = unreachable(url, timeout)
+    if reason is not None:
+        raise offline_error(what, where, reason)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(30)
     try:

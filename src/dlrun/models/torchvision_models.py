@@ -20,6 +20,7 @@ from torch import nn
 from dlrun.callbacks.base import Callback
 from dlrun.datasets.base import DataInfo
 from dlrun.device import distributed
+from dlrun.downloads import unreachable
 from dlrun.errors import CheckpointError, ConfigError, did_you_mean
 from dlrun.models.build import restoring_weights
 
@@ -118,18 +119,6 @@ def hub_file(chosen) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(urllib.parse.urlparse(chosen.url).path).name
 
 
-def reachable(url: str) -> str | None:
-    """None when the host of `url` answers within DOWNLOAD_TIMEOUT_S, else why not."""
-    host = urllib.parse.urlparse(url)
-    try:
-        socket.create_connection(
-            (host.hostname, host.port or (443 if host.scheme == "https" else 80)), timeout=DOWNLOAD_TIMEOUT_S
-        ).close()
-    except OSError as exc:
-        return f"cannot reach {host.hostname}: {exc.strerror or exc}"
-    return None
-
-
 def _pretrained(arch: str, chosen) -> nn.Module:
     """torchvision's model with `chosen` weights: from the hub cache when the file is there, else downloaded;
     offline, one line naming the file, where to put it and its URL."""
@@ -137,7 +126,7 @@ def _pretrained(arch: str, chosen) -> nn.Module:
 
     target = hub_file(chosen)
     if not target.is_file():
-        reason = reachable(chosen.url)
+        reason = unreachable(chosen.url, DOWNLOAD_TIMEOUT_S)
         if reason is None:
             previous = socket.getdefaulttimeout()
             socket.setdefaulttimeout(30)
