@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from dlrun.callbacks.base import Callback
 from dlrun.loggers.config import LoggerConfig
 from dlrun.loggers.hparams import flat_hparams
@@ -39,7 +41,8 @@ class Loggers:
 
 def build_logger(cfg: LoggerConfig, run_dir, config) -> Loggers | None:
     """The loggers `cfg` chooses for the run `config` (the composed config) in `run_dir`; None for logger=none."""
-    hparams = flat_hparams(config)
+    plain = OmegaConf.to_container(config, resolve=True) if OmegaConf.is_config(config) else dict(config)
+    hparams = flat_hparams(plain)  # resolved once, for every logger
     chosen: list[Callback] = []
     if cfg.tensorboard is not None:
         from dlrun.loggers.tensorboard import TensorBoardLogger
@@ -49,10 +52,7 @@ def build_logger(cfg: LoggerConfig, run_dir, config) -> Loggers | None:
             TensorBoardLogger(Path(run_dir) / "tensorboard", hparams, tb.histogram_every_n_epochs, tb.log_graph)
         )
     if cfg.mlflow is not None:
-        from omegaconf import OmegaConf
-
         from dlrun.loggers.mlflow_logger import MLflowLogger
 
-        plain = OmegaConf.to_container(config, resolve=True) if OmegaConf.is_config(config) else dict(config)
         chosen.append(MLflowLogger(cfg.mlflow, run_dir, str(plain.get("name", "default")), plain, hparams))
     return Loggers(chosen) if chosen else None
